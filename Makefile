@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# Exactly this spelling takes the local CPU wheel; any other may pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[demo,plot,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[demo,plot,dev,flower,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
