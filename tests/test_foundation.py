@@ -53,14 +53,22 @@ def _submodules(name: str) -> list[str]:
 
 
 def test_secagg_and_dp_import_without_torch_or_matplotlib() -> None:
+    # A meta-path finder that refuses the heavy packages behaves like an environment where
+    # they are not installed (unlike ``sys.modules[name] = None``, which libraries probing
+    # ``"torch" in sys.modules`` would mistake for a loaded torch).
     modules = ["secagg", "dp", *_submodules("secagg"), *_submodules("dp")]
     code = (
         "import sys\n"
-        "for blocked in ('torch', 'matplotlib'):\n"
-        "    sys.modules[blocked] = None\n"
+        "BLOCKED = {'torch', 'matplotlib'}\n"
+        "class Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] in BLOCKED:\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Refuse())\n"
         f"for module in {modules!r}:\n"
         "    __import__(module)\n"
-        "assert 'torch' not in sys.modules or sys.modules['torch'] is None\n"
+        "assert not BLOCKED & {name.partition('.')[0] for name in sys.modules}\n"
         "print('ok')\n"
     )
     result = subprocess.run(
