@@ -377,7 +377,10 @@ def _tampered_bundle(r: Round, receiver: int, change: object) -> ShareBundle:
             id="bit-flipped",
         ),
         pytest.param(
-            lambda s: dataclasses.replace(s, ciphertext=s.ciphertext[:-1] + b"\x00"), id="bad-tag"
+            lambda s: dataclasses.replace(
+                s, ciphertext=s.ciphertext[:-1] + bytes([s.ciphertext[-1] ^ 0x80])
+            ),
+            id="bad-tag",  # flip a bit: overwriting with a constant is a no-op 1 time in 256
         ),
         pytest.param(
             lambda s: dataclasses.replace(s, ciphertext=bytes(12) + s.ciphertext[12:]),
