@@ -7,6 +7,14 @@ event algebra describing mechanisms, accountants that turn a ledger of events in
 
 from __future__ import annotations
 
+from dp.accountants import (
+    PldAccountant,
+    PrivacyAccountant,
+    RdpAccountant,
+    ledger_from_dict,
+    ledger_to_dict,
+)
+from dp.calibration import calibrate_noise_multiplier, calibrate_steps
 from dp.errors import (
     BudgetExceeded,
     CalibrationError,
@@ -14,6 +22,20 @@ from dp.errors import (
     InvalidArgument,
     SerializationError,
     UnsupportedEvent,
+)
+from dp.events import (
+    ZCDP,
+    Composed,
+    DiscreteGaussian,
+    DistributedDiscreteGaussian,
+    DpEvent,
+    Gaussian,
+    Laplace,
+    PoissonSampled,
+    SampledWithoutReplacement,
+    SelfComposed,
+    Skellam,
+    event_from_dict,
 )
 
 __version__ = "0.1.0"
@@ -25,4 +47,26 @@ __all__ = [
     "SerializationError",
     "CalibrationError",
     "BudgetExceeded",
+    # events
+    "DpEvent",
+    "Gaussian",
+    "Laplace",
+    "DiscreteGaussian",
+    "Skellam",
+    "DistributedDiscreteGaussian",
+    "ZCDP",
+    "PoissonSampled",
+    "SampledWithoutReplacement",
+    "SelfComposed",
+    "Composed",
+    "event_from_dict",
+    # accountants
+    "PrivacyAccountant",
+    "RdpAccountant",
+    "PldAccountant",
+    "ledger_to_dict",
+    "ledger_from_dict",
+    # calibration
+    "calibrate_noise_multiplier",
+    "calibrate_steps",
 ]

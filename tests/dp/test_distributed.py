@@ -1,0 +1,252 @@
+"""The distributed DP pipeline: encode on clients, sum mod 2^B, decode on the server."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dp.errors import CalibrationError, DPError, InvalidArgument
+from dp.events import DistributedDiscreteGaussian, Skellam
+from dp.mechanisms import (
+    DistributedConfig,
+    clip_l2,
+    conditional_round,
+    decode_aggregate,
+    encode_update,
+)
+from dp.mechanisms._rotation import padded_length, rotate, rotation_signs, unrotate
+
+
+def _modular_sum(encodings: list[np.ndarray], bits: int) -> np.ndarray:
+    total = np.zeros_like(encodings[0])
+    for e in encodings:
+        total = (total + e) & np.uint64((1 << bits) - 1)
+    return total
+
+
+@given(
+    st.lists(st.floats(min_value=-1e3, max_value=1e3), min_size=1, max_size=70),
+    st.binary(min_size=32, max_size=32),
+)
+def test_rotation_is_orthogonal_and_invertible(values: list[float], seed: bytes) -> None:
+    x = np.asarray(values)
+    signs = rotation_signs(seed, padded_length(x.size))
+    y = rotate(x, signs)
+    assert y.size == padded_length(x.size)
+    assert np.linalg.norm(y) == pytest.approx(np.linalg.norm(x), rel=1e-9, abs=1e-9)
+    np.testing.assert_allclose(unrotate(y, signs, x.size), x, rtol=1e-9, atol=1e-9)
+
+
+def test_rotation_signs_are_deterministic_in_the_seed() -> None:
+    seed = bytes(range(32))
+    a, b = rotation_signs(seed, 64), rotation_signs(seed, 64)
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {-1.0, 1.0}
+    assert not np.array_equal(a, rotation_signs(bytes(32), 64))
+    with pytest.raises(InvalidArgument):
+        rotation_signs(b"short", 8)
+
+
+@settings(max_examples=15)
+@given(
+    st.integers(min_value=1, max_value=6),  # clients
+    st.integers(min_value=1, max_value=50),  # dimension
+    st.integers(min_value=12, max_value=40),  # bits
+    st.floats(min_value=0.1, max_value=10.0),  # clip
+    st.integers(min_value=0, max_value=2**32),  # data seed
+)
+def test_noise_free_decode_is_within_the_rounding_bound(
+    clients: int, dimension: int, bits: int, clip: float, data_seed: int
+) -> None:
+    """decode(sum of encodes) = sum of clipped updates up to gamma * n * sqrt(d_pad)."""
+    rng = np.random.default_rng(data_seed)
+    cfg = DistributedConfig.calibrate(
+        dimension=dimension,
+        l2_clip=clip,
+        noise_multiplier=0.0,
+        n_min=1,
+        num_clients=clients,
+        modulus_bits=bits,
+    )
+    seed = os.urandom(32)
+    updates = [rng.normal(size=dimension) * clip for _ in range(clients)]
+    encodings = [encode_update(u, cfg, seed) for u in updates]
+    assert all(e.dtype == np.uint64 and int(e.max()) < 1 << bits for e in encodings)
+    decoded = decode_aggregate(_modular_sum(encodings, bits), cfg, seed, clients)
+    truth = sum(clip_l2(u, clip) for u in updates)
+    bound = cfg.scale * clients * math.sqrt(cfg.padded_dimension)
+    assert np.linalg.norm(decoded.values - truth) <= bound * (1 + 1e-9) + 1e-9
+    assert decoded.event is None
+
+
+@pytest.mark.parametrize("noise", ["discrete_gaussian", "skellam"])
+@pytest.mark.parametrize("survivors", [4, 7])
+def test_aggregate_noise_variance_meets_the_target(noise: str, survivors: int) -> None:
+    """Any survivors >= n_min carry variance survivors / n_min times the target."""
+    n_min, z, clip, d = 4, 0.8, 2.0, 1024
+    cfg = DistributedConfig.calibrate(
+        dimension=d,
+        l2_clip=clip,
+        noise_multiplier=z,
+        n_min=n_min,
+        num_clients=8,
+        modulus_bits=24,
+        noise=noise,  # type: ignore[arg-type]
+    )
+    seed = os.urandom(32)
+    encodings = [encode_update(np.zeros(d), cfg, seed) for _ in range(survivors)]
+    decoded = decode_aggregate(_modular_sum(encodings, 24), cfg, seed, survivors)
+    target = (z * clip) ** 2 * survivors / n_min
+    var = float(np.mean(decoded.values**2))
+    # Sample variance of 1024 near-Gaussian values: relative sd sqrt(2 / 1024) ~ 4.4%.
+    assert var == pytest.approx(target, rel=0.25)
+    assert var >= 0.8 * (z * clip) ** 2
+
+
+def test_events_are_accounted_with_the_survivors() -> None:
+    cfg = DistributedConfig.calibrate(
+        dimension=100, l2_clip=1.0, noise_multiplier=1.0, n_min=5, num_clients=10, modulus_bits=20
+    )
+    event = cfg.event(7)
+    assert isinstance(event, DistributedDiscreteGaussian)
+    assert event.n_min == 7
+    assert event.dimension == 128
+    assert event.sensitivity_l2 == pytest.approx(cfg.sensitivity_l2)
+    # n_min shares at sigma each carry the target: n_min sigma^2 = (z c / gamma)^2.
+    assert 5 * event.sigma**2 == pytest.approx((1.0 / cfg.scale) ** 2)
+    skellam = DistributedConfig.calibrate(
+        dimension=100,
+        l2_clip=1.0,
+        noise_multiplier=1.0,
+        n_min=5,
+        num_clients=10,
+        modulus_bits=20,
+        noise="skellam",
+    )
+    sk_event = skellam.event(6)
+    assert isinstance(sk_event, Skellam)
+    assert 2 * sk_event.mu == pytest.approx(6 / 5 * (1.0 / skellam.scale) ** 2)
+
+
+def test_fewer_survivors_than_n_min_is_flagged_and_accounted() -> None:
+    cfg = DistributedConfig.calibrate(
+        dimension=8, l2_clip=1.0, noise_multiplier=1.0, n_min=3, num_clients=4, modulus_bits=20
+    )
+    seed = os.urandom(32)
+    enc = [encode_update(np.ones(8), cfg, seed) for _ in range(2)]
+    out = decode_aggregate(_modular_sum(enc, 20), cfg, seed, 2)
+    assert out.below_target
+    assert isinstance(out.event, DistributedDiscreteGaussian)
+    assert out.event.n_min == 2
+
+
+def test_sensitivity_bound_matches_the_paper_formula() -> None:
+    cfg = DistributedConfig(
+        dimension=64,
+        l2_clip=1.0,
+        noise_multiplier=1.0,
+        n_min=1,
+        modulus_bits=20,
+        scale=0.01,
+    )
+    c, d = 100.0, 64
+    expected = math.sqrt(c * c + d / 4 + math.sqrt(2 * 0.5) * (c + math.sqrt(d) / 2))
+    assert cfg.sensitivity_l2 == pytest.approx(min(expected, c + 8))
+    assert cfg.sensitivity_l1 == pytest.approx(min(expected**2, 8 * expected))
+
+
+@given(
+    st.lists(st.floats(min_value=-100, max_value=100), min_size=1, max_size=40),
+)
+def test_conditional_rounding_is_within_one_and_bounded(values: list[float]) -> None:
+    y = np.asarray(values)
+    bound = float(np.linalg.norm(y)) + math.sqrt(y.size)
+    z = conditional_round(y, bound)
+    assert np.all(np.abs(z - y) < 1)
+    assert np.linalg.norm(z) <= bound
+
+
+def test_conditional_rounding_gives_up_loudly() -> None:
+    with pytest.raises(DPError):
+        conditional_round(np.full(16, 0.5), bound=0.1, max_attempts=3)
+
+
+def test_conditional_rounding_is_unbiased() -> None:
+    y = np.full(50_000, 0.3)
+    z = conditional_round(y, bound=1e9)
+    assert z.mean() == pytest.approx(0.3, abs=0.01)
+
+
+def test_bad_configurations_and_inputs_are_refused() -> None:
+    with pytest.raises(CalibrationError):
+        DistributedConfig.calibrate(
+            dimension=10,
+            l2_clip=1.0,
+            noise_multiplier=1.0,
+            n_min=1,
+            num_clients=10**9,
+            modulus_bits=8,
+        )
+    with pytest.raises(InvalidArgument):
+        DistributedConfig(
+            dimension=4, l2_clip=1.0, noise_multiplier=1.0, n_min=1, modulus_bits=16, scale=10.0
+        )  # per-client noise below half a unit
+    with pytest.raises(InvalidArgument):
+        DistributedConfig(
+            dimension=4,
+            l2_clip=1.0,
+            noise_multiplier=1.0,
+            n_min=1,
+            modulus_bits=16,
+            scale=0.01,
+            noise="gauss",  # type: ignore[arg-type]
+        )
+    cfg = DistributedConfig.calibrate(
+        dimension=4, l2_clip=1.0, noise_multiplier=1.0, n_min=1, num_clients=2, modulus_bits=16
+    )
+    seed = os.urandom(32)
+    with pytest.raises(InvalidArgument):
+        encode_update(np.ones(5), cfg, seed)
+    with pytest.raises(InvalidArgument):
+        decode_aggregate(np.zeros(3, dtype=np.uint64), cfg, seed, 1)
+    with pytest.raises(InvalidArgument):
+        decode_aggregate(np.full(4, 1 << 20, dtype=np.uint64), cfg, seed, 1)
+    with pytest.raises(InvalidArgument):
+        decode_aggregate(np.zeros(4, dtype=np.uint64), cfg, seed, 0)
+    cfg_free = DistributedConfig.calibrate(
+        dimension=4,
+        l2_clip=1.0,
+        noise_multiplier=0.0,
+        n_min=1,
+        num_clients=2,
+        modulus_bits=16,
+    )
+    with pytest.raises(InvalidArgument):
+        cfg_free.event(3)
+
+
+def test_end_to_end_with_secure_aggregation_and_a_dropout() -> None:
+    masking = pytest.importorskip("secagg.masking")
+    bits, d, n = 24, 20, 5
+    cfg = DistributedConfig.calibrate(
+        dimension=d, l2_clip=1.0, noise_multiplier=0.5, n_min=3, num_clients=n, modulus_bits=bits
+    )
+    seed = os.urandom(32)
+    rng = np.random.default_rng(7)
+    updates = [rng.normal(size=d) for _ in range(n)]
+    inputs = [encode_update(u, cfg, seed) for u in updates]
+    result = masking.run_round(
+        inputs, threshold=3, modulus_bits=bits, dropouts={4: masking.Stage.MASKED_INPUT}
+    )
+    survivors = sorted(result.survivors)
+    decoded = decode_aggregate(result.sum, cfg, seed, len(survivors))
+    assert decoded.event is not None
+    assert decoded.event.n_min == len(survivors) == 4
+    truth = sum(clip_l2(updates[i], 1.0) for i in survivors)
+    # noise sd per coordinate: 0.5 * sqrt(4 / 3); 6 sd over sqrt(d_pad) coordinates.
+    assert np.linalg.norm(decoded.values - truth) < 6 * 0.5 * math.sqrt(4 / 3 * 32)

@@ -1,0 +1,214 @@
+"""Distribution tests of the exact integer samplers against their exact pmfs."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from dp.errors import InvalidArgument
+from dp.mechanisms import _bernoulli
+from dp.mechanisms.samplers import (
+    sample_discrete_gaussian,
+    sample_discrete_gaussian_sq,
+    sample_discrete_laplace,
+    sample_poisson,
+    sample_skellam,
+)
+from tests.dp.test_samplers_helpers import (
+    ALPHA,
+    chi_square_pvalue,
+    discrete_gaussian_pmf,
+    discrete_laplace_pmf,
+    poisson_pmf,
+    skellam_pmf,
+    symmetric_support,
+)
+
+N = 60_000
+
+
+@pytest.mark.parametrize("sigma", [0.4, 1.0, 3.0, 17.3, 250.0])
+def test_discrete_gaussian_matches_exact_pmf(sigma: float) -> None:
+    x = sample_discrete_gaussian(sigma, N)
+    assert x.dtype == np.int64
+    assert x.shape == (N,)
+    p = chi_square_pvalue(x, symmetric_support(12 * sigma), discrete_gaussian_pmf(sigma**2))
+    assert p > ALPHA
+
+
+@settings(max_examples=5)
+@given(st.floats(min_value=0.3, max_value=300.0))
+def test_discrete_gaussian_pmf_agreement_property(sigma: float) -> None:
+    x = sample_discrete_gaussian(sigma, 20_000)
+    p = chi_square_pvalue(x, symmetric_support(12 * sigma), discrete_gaussian_pmf(sigma**2))
+    assert p > ALPHA
+
+
+def test_discrete_gaussian_rational_parameter() -> None:
+    sigma_sq = Fraction(22, 7)
+    x = sample_discrete_gaussian_sq(sigma_sq, N)
+    p = chi_square_pvalue(x, symmetric_support(25), discrete_gaussian_pmf(float(sigma_sq)))
+    assert p > ALPHA
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 2.5, Fraction(7, 2), 40.0])
+def test_discrete_laplace_matches_exact_pmf(scale: float | Fraction) -> None:
+    x = sample_discrete_laplace(scale, N)
+    p = chi_square_pvalue(
+        x, symmetric_support(30 * float(scale)), discrete_laplace_pmf(float(scale))
+    )
+    assert p > ALPHA
+
+
+@pytest.mark.parametrize("mean", [0.05, 0.3, 1.0, 4.5, Fraction(1001, 4), 1e6])
+def test_poisson_matches_exact_pmf(mean: float | Fraction) -> None:
+    x = sample_poisson(mean, N)
+    m = float(mean)
+    support = np.arange(max(0, int(m - 12 * math.sqrt(m)) - 5), int(m + 12 * math.sqrt(m)) + 10)
+    assert chi_square_pvalue(x, support, poisson_pmf(m)) > ALPHA
+    assert x.min() >= 0
+
+
+@pytest.mark.parametrize("mu", [0.2, 3.0, 500.0])
+def test_skellam_matches_exact_pmf(mu: float) -> None:
+    x = sample_skellam(mu, N)
+    p = chi_square_pvalue(x, symmetric_support(12 * math.sqrt(2 * mu)), skellam_pmf(mu))
+    assert p > ALPHA
+
+
+@settings(max_examples=4)
+@given(
+    st.floats(min_value=0.1, max_value=50.0),
+    st.floats(min_value=0.1, max_value=50.0),
+)
+def test_sum_of_skellams_is_skellam(mu1: float, mu2: float) -> None:
+    x = sample_skellam(mu1, 20_000) + sample_skellam(mu2, 20_000)
+    total = mu1 + mu2
+    p = chi_square_pvalue(x, symmetric_support(12 * math.sqrt(2 * total)), skellam_pmf(total))
+    assert p > ALPHA
+
+
+@settings(max_examples=10)
+@given(
+    st.sampled_from(["gaussian", "laplace", "skellam"]),
+    st.floats(min_value=0.2, max_value=200.0),
+)
+def test_samplers_are_symmetric(kind: str, param: float) -> None:
+    n = 20_000
+    if kind == "gaussian":
+        x = sample_discrete_gaussian(param, n)
+    elif kind == "laplace":
+        x = sample_discrete_laplace(param, n)
+    else:
+        x = sample_skellam(param, n)
+    positive, negative = int((x > 0).sum()), int((x < 0).sum())
+    if positive + negative:
+        assert stats.binomtest(positive, positive + negative).pvalue > ALPHA
+    # Also symmetric in magnitude: |X| given X > 0 and given X < 0 have the same law.
+    if positive > 50 and negative > 50:
+        assert stats.ks_2samp(x[x > 0], -x[x < 0]).pvalue > ALPHA
+
+
+@pytest.mark.parametrize("prefix_bits", [1, 3])
+def test_exact_slow_path_gives_the_same_law(
+    monkeypatch: pytest.MonkeyPatch, prefix_bits: int
+) -> None:
+    """With 1-3 revealed bits most decisions go to the exact rational path."""
+    monkeypatch.setattr(_bernoulli, "PREFIX_BITS", prefix_bits)
+    n = 6_000
+    x = sample_discrete_gaussian(2.5, n)
+    assert chi_square_pvalue(x, symmetric_support(30), discrete_gaussian_pmf(6.25)) > ALPHA
+    y = sample_discrete_laplace(1.5, n)
+    assert chi_square_pvalue(y, symmetric_support(40), discrete_laplace_pmf(1.5)) > ALPHA
+    z = sample_poisson(7.25, n)
+    assert chi_square_pvalue(z, np.arange(0, 60), poisson_pmf(7.25)) > ALPHA
+    # A mean with a left tail too (mode 30 > window 13): every region takes the exact path.
+    w = sample_poisson(30.5, n)
+    assert chi_square_pvalue(w, np.arange(0, 120), poisson_pmf(30.5)) > ALPHA
+
+
+@pytest.mark.parametrize("p", [Fraction(0), Fraction(1, 3), Fraction(1, 2), Fraction(1)])
+def test_bernoulli_is_exact_for_rationals(monkeypatch: pytest.MonkeyPatch, p: Fraction) -> None:
+    monkeypatch.setattr(_bernoulli, "PREFIX_BITS", 1)
+    n = 20_000
+    out = _bernoulli.bernoulli(np.full(n, float(p)), 0.0, lambda _: p)
+    hits = int(out.sum())
+    if p in (0, 1):
+        assert hits == int(p) * n
+    else:
+        assert stats.binomtest(hits, n, float(p)).pvalue > ALPHA
+
+
+def test_bernoulli_exp_neg_matches_exp() -> None:
+    n = 40_000
+    for gamma in (Fraction(0), Fraction(1, 7), Fraction(1), Fraction(5, 2), Fraction(9)):
+        out = _bernoulli.bernoulli_exp_neg(
+            np.full(n, float(gamma)), np.zeros(n), lambda _, g=gamma: g
+        )
+        hits = int(out.sum())
+        if gamma == 0:
+            assert hits == n
+        else:
+            assert stats.binomtest(hits, n, math.exp(-float(gamma))).pvalue > ALPHA
+
+
+@given(
+    st.integers(min_value=0, max_value=2**20 - 1),
+    st.fractions(min_value=0, max_value=1, max_denominator=10**6),
+)
+def test_exact_resolution_respects_the_revealed_prefix(prefix: int, p: Fraction) -> None:
+    bits = 20
+    result = _bernoulli._resolve_exactly(prefix, bits, p)
+    low, high = Fraction(prefix, 2**bits), Fraction(prefix + 1, 2**bits)
+    if high <= p:
+        assert result is True
+    if low >= p:
+        assert result is False
+
+
+@pytest.mark.parametrize(
+    ("call", "arg"),
+    [
+        (sample_discrete_gaussian, -1.0),
+        (sample_discrete_gaussian, 0),
+        (sample_discrete_gaussian, float("nan")),
+        (sample_discrete_gaussian, float("inf")),
+        (sample_discrete_gaussian, True),
+        (sample_discrete_gaussian, "1"),
+        (sample_discrete_gaussian, 2.0**50),
+        (sample_discrete_laplace, -2),
+        (sample_discrete_laplace, 2.0**-50),
+        (sample_poisson, 0),
+        (sample_poisson, 2.0**40),
+        (sample_skellam, -1),
+    ],
+)
+def test_bad_parameters_are_refused(call: object, arg: object) -> None:
+    with pytest.raises(InvalidArgument):
+        call(arg, 10)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("size", [-1, 1.5, True])
+def test_bad_sizes_are_refused(size: object) -> None:
+    with pytest.raises(InvalidArgument):
+        sample_discrete_gaussian(1.0, size)  # type: ignore[arg-type]
+
+
+def test_zero_size_gives_empty_arrays() -> None:
+    for call in (sample_discrete_gaussian, sample_discrete_laplace, sample_poisson, sample_skellam):
+        assert call(1.0, 0).shape == (0,)
+
+
+def test_random_below_is_uniform() -> None:
+    from dp._rng import random_below
+
+    x = random_below(7, 70_000)
+    assert x.min() >= 0
+    assert x.max() < 7
+    assert stats.chisquare(np.bincount(x, minlength=7)).pvalue > ALPHA
