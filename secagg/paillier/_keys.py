@@ -122,7 +122,7 @@ class PublicKey:
         self._nsquare = self._n * self._n
         self._bits = n_int.bit_length()
         self._fingerprint = fingerprint_of(n_int)
-        self._max_int = n_int // 3 - 1
+        self._max_int = hazmat.max_signed_int(n_int)
         self._table: FixedBaseTable | None = None
         self._lock = threading.Lock()
 

@@ -216,11 +216,25 @@ def encode_signed(public_key: PublicKey, value: int) -> int:
     return int(value % public_key._n)
 
 
-def decode_signed(public_key: PublicKey, plaintext: int) -> int | None:
-    """Map ``[0, n)`` back to a signed integer, or ``None`` inside the overflow gap."""
-    n, max_int = public_key._n, public_key.max_int
+def max_signed_int(n: int) -> int:
+    """Largest ``|value|`` of a signed plaintext mod ``n``: ``n // 3 - 1``, as in ``phe``.
+
+    The residues between ``max_int`` and ``n - max_int`` form the overflow gap, so a sum that
+    wrapped is detected instead of decoded as a wrong value.
+    """
+    return n // 3 - 1
+
+
+def decode_signed_residue(n: int, plaintext: int) -> int | None:
+    """Map a residue in ``[0, n)`` back to a signed integer, or ``None`` inside the overflow gap."""
+    max_int = max_signed_int(n)
     if plaintext <= max_int:
         return int(plaintext)
     if plaintext >= n - max_int:
         return int(plaintext - n)
     return None
+
+
+def decode_signed(public_key: PublicKey, plaintext: int) -> int | None:
+    """Map ``[0, n)`` back to a signed integer, or ``None`` inside the overflow gap."""
+    return decode_signed_residue(public_key._n, plaintext)

@@ -45,6 +45,7 @@ from secagg.errors import (
     ProtocolError,
 )
 from secagg.paillier import _threshold_math as tmath
+from secagg.paillier import hazmat
 from secagg.paillier._ciphertext import Ciphertext
 from secagg.paillier._parallel import resolve_workers
 from secagg.paillier._threshold_checks import (
@@ -196,17 +197,15 @@ class CombinedPlaintext:
     rejected: tuple[InvalidShare, ...]
 
     def to_signed(self) -> int:
-        """Return the plaintext as a signed integer, with the ``phe`` range |x| <= n // 3.
+        """Return the plaintext as a signed integer, in the range of ``PublicKey.max_int``.
 
         Raises:
             PlaintextOverflow: The residue lies in the gap between the two signed ranges.
         """
-        max_int = self.n // 3
-        if self.plaintext <= max_int:
-            return self.plaintext
-        if self.plaintext >= self.n - max_int:
-            return self.plaintext - self.n
-        raise PlaintextOverflow("the decrypted value overflowed the signed range")
+        value = hazmat.decode_signed_residue(self.n, self.plaintext)
+        if value is None:
+            raise PlaintextOverflow("the decrypted value overflowed the signed range")
+        return value
 
 
 @dataclass(frozen=True, slots=True, eq=False)
