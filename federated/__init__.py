@@ -1,11 +1,32 @@
 """Federated learning rounds whose server only ever sees masked or encrypted sums.
 
 The round runner composes client selection, local training, clipping, noise, secure
-aggregation from :mod:`secagg`, FedAvg, and privacy accounting from :mod:`dp`.
+aggregation from :mod:`secagg`, FedAvg, and privacy accounting from :mod:`dp`::
+
+    history = federated.run(config, clients, initial_parameters, evaluate=evaluate)
+    history.write_privacy_report("fedcrypt-output")
+
+PyTorch models plug in through :mod:`federated.torch` (the only module importing torch).
 """
 
 from __future__ import annotations
 
+from federated.client import ClientUpdate, FederatedClient
+from federated.config import (
+    Aggregation,
+    BudgetPolicy,
+    DPMode,
+    DropoutSimulation,
+    FederatedConfig,
+    MaskingSettings,
+    PaillierSettings,
+    PoissonSelection,
+    PrivacyConfig,
+    Selection,
+    Stage,
+    UniformSelection,
+    Weighting,
+)
 from federated.errors import (
     BudgetExhausted,
     FederatedError,
@@ -13,13 +34,51 @@ from federated.errors import (
     InvalidArgument,
     ServerViewViolation,
 )
+from federated.executors import Executor, ProcessPoolExecutor, SerialExecutor
+from federated.history import History, RoundRecord, RoundStatus
+from federated.runner import Evaluator, run
+from federated.selection import expected_cohort_size, sample_clients
+from federated.server import AggregationServer, InsecurePlaintextUpdate, Observer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # errors
     "FederatedError",
     "InvalidArgument",
     "InsufficientClients",
     "BudgetExhausted",
     "ServerViewViolation",
+    # configuration
+    "FederatedConfig",
+    "Aggregation",
+    "DPMode",
+    "Weighting",
+    "BudgetPolicy",
+    "Stage",
+    "Selection",
+    "UniformSelection",
+    "PoissonSelection",
+    "PrivacyConfig",
+    "MaskingSettings",
+    "PaillierSettings",
+    "DropoutSimulation",
+    # clients and execution
+    "ClientUpdate",
+    "FederatedClient",
+    "Executor",
+    "SerialExecutor",
+    "ProcessPoolExecutor",
+    "sample_clients",
+    "expected_cohort_size",
+    # the run
+    "run",
+    "Evaluator",
+    "History",
+    "RoundRecord",
+    "RoundStatus",
+    # the server
+    "AggregationServer",
+    "InsecurePlaintextUpdate",
+    "Observer",
 ]

@@ -1,0 +1,1 @@
+"""A Flower app training a linear model with fedcrypt's secure aggregation."""

@@ -1,0 +1,86 @@
+"""The interface between the runner and an aggregation backend.
+
+Each backend takes the clipped client contributions of one round (on the client side),
+runs its protocol through the :class:`federated.server.AggregationServer`, and hands back
+the decoded sum of the survivors' contributions, or ``None`` when the round cannot finish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from federated.config import Stage
+
+__all__ = ["StageTimer", "RoundInput", "AggregateResult", "Aggregator"]
+
+
+class StageTimer:
+    """Accumulates wall time per named stage of a round."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the body of a ``with`` block under ``name`` (times add up)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+
+
+@dataclass(frozen=True, slots=True)
+class RoundInput:
+    """One round as a backend sees it.
+
+    Attributes:
+        round_number: the federated round, from 1.
+        cohort: ids of the selected clients, sorted.
+        contributions: for each client that reaches the masked-input stage, its clipped
+            (and, without DP, weighted) float vector; held on the client side.
+        dropouts: the stage at which each dropping client leaves.
+        threshold: the minimum number of survivors.
+    """
+
+    round_number: int
+    cohort: tuple[int, ...]
+    contributions: Mapping[int, NDArray[np.float64]]
+    dropouts: Mapping[int, Stage]
+    threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateResult:
+    """The outcome of a backend's round.
+
+    Attributes:
+        total: the decoded sum of the survivors' contributions (noised under distributed DP),
+            or ``None`` when the round had too few survivors to finish.
+        survivors: the clients whose contribution is in ``total``.
+        bytes_sent: bytes the clients sent to the server.
+        note: why the round did not finish, if it did not.
+    """
+
+    total: NDArray[np.float64] | None
+    survivors: tuple[int, ...]
+    bytes_sent: int
+    note: str = ""
+
+
+class Aggregator(Protocol):
+    """A secure-aggregation backend."""
+
+    name: str
+
+    def aggregate(self, round_input: RoundInput, timer: StageTimer) -> AggregateResult:
+        """Run one round of the protocol and return the decoded sum."""
+        ...

@@ -1,0 +1,206 @@
+"""Privacy bookkeeping of a run: the accountant, the budget, central noise, DP codecs.
+
+The privacy unit is one client (user-level DP, McMahan et al. 2018) under the
+add/remove-one-client relation of :mod:`dp`. Each completed round composes one event: the
+round's mechanism (central discrete Gaussian, or the distributed discrete Gaussian of the
+survivors' noise shares) wrapped in the selection's subsampling (Poisson, or sampling
+without replacement for fixed-size cohorts). Skipped rounds release nothing and compose
+nothing. The budget is checked with the worst case of the next round before it runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+import dp
+from dp.mechanisms.central import GaussianMechanism
+from dp.mechanisms.distributed import DistributedConfig
+from federated._codecs import FixedPointCodec, IntegerCodec
+from federated._distributed import DistributedCodec
+from federated.config import (
+    Aggregation,
+    BudgetPolicy,
+    DPMode,
+    FederatedConfig,
+    PoissonSelection,
+    UniformSelection,
+)
+from federated.errors import BudgetExhausted, InvalidArgument
+
+__all__ = ["PrivacyTracker"]
+
+
+class PrivacyTracker:
+    """Composes one accountant event per completed round and enforces the budget.
+
+    Args:
+        config: the run's configuration.
+        population: the number of clients (the sampling population).
+        vector_length: the length of the aggregated vectors.
+    """
+
+    def __init__(self, config: FederatedConfig, population: int, vector_length: int) -> None:
+        self.config = config
+        self.population = population
+        self.vector_length = vector_length
+        self.n_min = 1
+        privacy = config.privacy
+        self.accountant: dp.PrivacyAccountant | None = None
+        self._central: GaussianMechanism | None = None
+        self._distributed: DistributedConfig | None = None
+        if not privacy.enabled:
+            return
+        if privacy.mode is DPMode.CENTRAL:
+            self._central = GaussianMechanism(
+                privacy.noise_multiplier,
+                l2_sensitivity=config.clip_norm + self._rounding_slack(),
+                dimension=vector_length,
+            )
+        elif privacy.mode is DPMode.DISTRIBUTED:
+            selection = config.selection
+            assert isinstance(selection, UniformSelection)  # checked by FederatedConfig
+            self.n_min = config.survivor_threshold(selection.sample_size)
+            self._distributed = DistributedConfig.calibrate(
+                dimension=vector_length,
+                l2_clip=config.clip_norm,
+                noise_multiplier=privacy.noise_multiplier,
+                n_min=self.n_min,
+                num_clients=selection.sample_size,
+                modulus_bits=config.masking.modulus_bits,
+            )
+        self.accountant = self._choose_accountant(privacy.accountant)
+
+    def _rounding_slack(self) -> float:
+        """How far stochastic rounding can move one client's clipped update (L2).
+
+        Each coordinate moves by less than one grid step, so the slack is below
+        ``sqrt(d) * step``; the central mechanism's sensitivity includes it.
+        """
+        config = self.config
+        if config.aggregation is Aggregation.PLAIN_INSECURE:
+            return 0.0
+        if config.aggregation is Aggregation.PAILLIER:
+            step = 2.0**-config.paillier.scale_bits
+        else:
+            selection = config.selection
+            largest = (
+                selection.sample_size
+                if isinstance(selection, UniformSelection)
+                else self.population
+            )
+            step = FixedPointCodec(
+                config.masking.modulus_bits, self.vector_length, largest, config.clip_norm
+            ).step
+        return math.sqrt(self.vector_length) * step
+
+    def _choose_accountant(self, name: str) -> dp.PrivacyAccountant:
+        """The accountant for this run's events; refuse a run nobody can account for."""
+        event = self.worst_case_event()
+        candidates: list[dp.PrivacyAccountant] = []
+        if name in ("auto", "pld"):
+            candidates.append(dp.PldAccountant())
+        if name in ("auto", "rdp"):
+            candidates.append(dp.RdpAccountant())
+        for accountant in candidates:
+            if accountant.supports(event):
+                return accountant
+        raise InvalidArgument(
+            f"no {name} accountant can soundly account for {event!r}; choose another "
+            "accountant, selection or DP mode"
+        )
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _subsampled(self, inner: dp.DpEvent) -> dp.DpEvent:
+        selection = self.config.selection
+        if isinstance(selection, UniformSelection):
+            if selection.sample_size >= self.population:
+                return inner
+            return dp.SampledWithoutReplacement(self.population, selection.sample_size, inner)
+        assert isinstance(selection, PoissonSelection)
+        if selection.rate >= 1.0:
+            return inner
+        return dp.PoissonSampled(selection.rate, inner)
+
+    def round_event(self, survivors: int) -> dp.DpEvent:
+        """The accountant event of a completed round with ``survivors`` clients in the sum."""
+        if self._central is not None:
+            return self._subsampled(self._central.event)
+        if self._distributed is not None:
+            return self._subsampled(self._distributed.event(survivors))
+        raise InvalidArgument("this run adds no noise")
+
+    def worst_case_event(self) -> dp.DpEvent:
+        """The event of the costliest possible completed round (fewest survivors)."""
+        return self.round_event(self.n_min)
+
+    # -- budget -------------------------------------------------------------------------------
+
+    def _epsilon_of(self, accountant: dp.PrivacyAccountant) -> float:
+        return float(accountant.get_epsilon(self.config.privacy.delta))
+
+    def planned_epsilon(self) -> float | None:
+        """Epsilon of the whole planned run if every round completes (worst case)."""
+        if self.accountant is None:
+            return None
+        fresh = type(self.accountant)()
+        fresh.compose(self.worst_case_event(), self.config.rounds)
+        return self._epsilon_of(fresh)
+
+    def check_can_start(self) -> None:
+        """Refuse to start (``REFUSE`` policy) when the planned rounds exceed the target.
+
+        Raises:
+            BudgetExhausted: the planned run would exceed the target epsilon.
+        """
+        privacy = self.config.privacy
+        if privacy.target_epsilon is None or privacy.budget_policy is not BudgetPolicy.REFUSE:
+            return
+        planned = self.planned_epsilon()
+        if planned is not None and planned > privacy.target_epsilon:
+            raise BudgetExhausted(
+                f"{self.config.rounds} rounds would spend epsilon {planned:.3f} at delta "
+                f"{privacy.delta:g}, above the target {privacy.target_epsilon:g}; "
+                "refusing to start"
+            )
+
+    def next_round_fits(self) -> bool:
+        """Whether one more round (worst case) stays within the target epsilon."""
+        target = self.config.privacy.target_epsilon
+        if self.accountant is None or target is None:
+            return True
+        trial = copy.deepcopy(self.accountant)
+        trial.compose(self.worst_case_event())
+        return self._epsilon_of(trial) <= target
+
+    # -- rounds -------------------------------------------------------------------------------
+
+    def epsilon(self) -> float | None:
+        """The epsilon spent so far at the run's delta (``None`` without DP)."""
+        if self.accountant is None:
+            return None
+        return self._epsilon_of(self.accountant)
+
+    def record_round(self, survivors: int) -> float | None:
+        """Compose the event of a completed round; return the cumulative epsilon."""
+        if self.accountant is None:
+            return None
+        self.accountant.compose(self.round_event(survivors))
+        return self.epsilon()
+
+    def add_central_noise(self, total: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Central DP: exact discrete Gaussian noise on the unmasked sum (server side)."""
+        if self._central is None:
+            raise InvalidArgument("this run has no central noise")
+        return self._central.release(total)
+
+    def distributed_codec(self, cohort_size: int) -> IntegerCodec:
+        """The distributed-DP codec of a round (clients add integer noise shares)."""
+        if self._distributed is None:
+            raise InvalidArgument("this run does not use distributed DP")
+        del cohort_size  # fixed by UniformSelection, checked by FederatedConfig
+        return DistributedCodec(self._distributed)

@@ -1,0 +1,64 @@
+"""The client side of a round: turn the global parameters into an update and a weight.
+
+Any object with a ``fit`` method and a ``num_examples`` attribute is a client; the PyTorch
+adapter :class:`federated.torch.TorchClient` is one. Updates are numpy vectors (the model
+flattened), so the cryptography never depends on a deep-learning framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from federated.errors import InvalidArgument
+
+__all__ = ["ClientUpdate", "FederatedClient", "check_update"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientUpdate:
+    """What local training produces: the change of the parameters and the client's weight.
+
+    Attributes:
+        delta: local parameters minus the global parameters, a float vector.
+        num_examples: the number of local examples (the FedAvg weight when allowed).
+        metrics: local training metrics; they stay on the client and are never sent.
+    """
+
+    delta: NDArray[np.float64]
+    num_examples: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class FederatedClient(Protocol):
+    """A participant in federated training."""
+
+    @property
+    def num_examples(self) -> int:
+        """The number of local training examples."""
+        ...
+
+    def fit(self, parameters: NDArray[np.float64]) -> ClientUpdate:
+        """Train locally from the global ``parameters`` and return the update."""
+        ...
+
+
+def check_update(update: ClientUpdate, dimension: int) -> NDArray[np.float64]:
+    """Validate a client's update and return its delta as a float64 vector.
+
+    Raises:
+        InvalidArgument: on a wrong shape, a non-finite value or a negative example count.
+    """
+    delta = np.asarray(update.delta, dtype=np.float64)
+    if delta.shape != (dimension,):
+        raise InvalidArgument(f"update has shape {delta.shape}, expected ({dimension},)")
+    if not np.all(np.isfinite(delta)):
+        raise InvalidArgument("update contains NaN or Inf")
+    if update.num_examples < 0:
+        raise InvalidArgument("num_examples must be >= 0")
+    return delta

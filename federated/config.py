@@ -1,0 +1,336 @@
+"""Configuration of a federated run: frozen dataclasses, validated when built.
+
+A run is described entirely by a :class:`FederatedConfig`; the runner reads nothing else.
+Every check happens in ``__post_init__`` so that a bad configuration fails before any client
+trains, with a :class:`federated.InvalidArgument` that names the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from federated.errors import InvalidArgument
+from secagg.masking import Stage
+
+__all__ = [
+    "Aggregation",
+    "DPMode",
+    "Weighting",
+    "BudgetPolicy",
+    "Stage",
+    "UniformSelection",
+    "PoissonSelection",
+    "Selection",
+    "PrivacyConfig",
+    "MaskingSettings",
+    "PaillierSettings",
+    "DropoutSimulation",
+    "FederatedConfig",
+]
+
+
+class Aggregation(str, Enum):
+    """How the server learns the sum of the clients' updates.
+
+    ``MASKING`` (SecAgg+, the default) and ``PAILLIER`` never show the server a single
+    client's update. ``PLAIN_INSECURE`` is a baseline for comparison only: the server sees
+    every update in the clear, and its name and every report say so.
+    """
+
+    MASKING = "masking"
+    PAILLIER = "paillier"
+    PLAIN_INSECURE = "plain_insecure"
+
+
+class DPMode(str, Enum):
+    """Where the differential-privacy noise is added.
+
+    ``CENTRAL``: the server adds Gaussian noise to the unmasked sum, so the server is trusted
+    with the un-noised sum. ``DISTRIBUTED``: each client adds an integer noise share before
+    masking (Kairouz et al. 2021), so the server never sees an un-noised sum.
+    """
+
+    NONE = "none"
+    CENTRAL = "central"
+    DISTRIBUTED = "distributed"
+
+
+class Weighting(str, Enum):
+    """How client updates are weighted in FedAvg.
+
+    ``EXAMPLES`` weights by (capped) example counts, as in McMahan et al. 2017. It is only
+    allowed without DP: a client's weight scales its sensitivity, which would break the
+    clipping bound the accountant relies on. Under DP every client weighs the same.
+    """
+
+    UNIFORM = "uniform"
+    EXAMPLES = "examples"
+
+
+class BudgetPolicy(str, Enum):
+    """What to do when the planned run would exceed the target epsilon.
+
+    ``STOP`` runs rounds while the next one fits in the budget, then stops and records why.
+    ``REFUSE`` refuses to start a run whose planned rounds (worst case) exceed the target.
+    """
+
+    STOP = "stop"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True, slots=True)
+class UniformSelection:
+    """Select exactly ``sample_size`` clients per round, uniformly without replacement.
+
+    Accounted as sampling without replacement (Wang, Balle, Kasiviswanathan 2019), never as
+    Poisson sampling, which it is not.
+    """
+
+    sample_size: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sample_size, bool) or not isinstance(self.sample_size, int):
+            raise InvalidArgument("UniformSelection.sample_size must be an int")
+        if self.sample_size < 1:
+            raise InvalidArgument("UniformSelection.sample_size must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class PoissonSelection:
+    """Include every client independently with probability ``rate`` each round.
+
+    Accounted as Poisson subsampling (Abadi et al. 2016; Mironov, Talwar, Zhang 2019). The
+    FedAvg denominator is the expected cohort size ``rate * population`` so that the DP
+    sensitivity does not depend on the random cohort size (McMahan et al. 2018).
+    """
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rate, (int, float)) or not 0.0 < float(self.rate) <= 1.0:
+            raise InvalidArgument("PoissonSelection.rate must be in (0, 1]")
+
+
+Selection = UniformSelection | PoissonSelection
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    """Differential privacy of a run, at the level of one client (user-level DP).
+
+    Attributes:
+        mode: where the noise is added (see :class:`DPMode`).
+        noise_multiplier: standard deviation of the noise on the sum, in units of
+            ``clip_norm`` (the z of McMahan et al. 2018).
+        delta: the delta at which epsilon is reported.
+        target_epsilon: the budget; ``None`` means no budget is enforced.
+        budget_policy: stop when the budget is reached, or refuse to start.
+        accountant: ``"auto"`` (the default: the tight PLD accountant when it supports the
+            run's event, else RDP), ``"pld"`` or ``"rdp"``.
+    """
+
+    mode: DPMode = DPMode.NONE
+    noise_multiplier: float = 0.0
+    delta: float = 1e-5
+    target_epsilon: float | None = None
+    budget_policy: BudgetPolicy = BudgetPolicy.STOP
+    accountant: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mode, DPMode):
+            raise InvalidArgument("PrivacyConfig.mode must be a DPMode")
+        if not isinstance(self.budget_policy, BudgetPolicy):
+            raise InvalidArgument("PrivacyConfig.budget_policy must be a BudgetPolicy")
+        if not math.isfinite(self.noise_multiplier) or self.noise_multiplier < 0:
+            raise InvalidArgument("PrivacyConfig.noise_multiplier must be finite and >= 0")
+        if self.mode is not DPMode.NONE and self.noise_multiplier <= 0:
+            raise InvalidArgument("a DP mode needs noise_multiplier > 0")
+        if not 0.0 < self.delta < 1.0:
+            raise InvalidArgument("PrivacyConfig.delta must be in (0, 1)")
+        if self.target_epsilon is not None and not (
+            math.isfinite(self.target_epsilon) and self.target_epsilon > 0
+        ):
+            raise InvalidArgument("PrivacyConfig.target_epsilon must be finite and > 0")
+        if self.accountant not in ("auto", "pld", "rdp"):
+            raise InvalidArgument("PrivacyConfig.accountant must be 'auto', 'pld' or 'rdp'")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any noise is added."""
+        return self.mode is not DPMode.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class MaskingSettings:
+    """SecAgg+ parameters (Bonawitz et al. 2017; Bell et al. 2020).
+
+    Attributes:
+        threshold_fraction: the Shamir threshold as a fraction of the cohort size; a round
+            with fewer survivors is skipped. Above one half, as SecAgg+ requires.
+        modulus_bits: the masked sum lives in Z_{2^modulus_bits}.
+        neighbours: neighbours per client in the SecAgg+ graph; ``None`` for the complete
+            graph of the original SecAgg.
+        signed: sign advertised keys and consistency checks with Ed25519 (the
+            malicious-server variant, Bonawitz et al. 2017, section 6.2). The simulation
+            plays the PKI: it gives each client of a round a fresh signing key whose public
+            half every party trusts.
+    """
+
+    threshold_fraction: float = 0.6
+    modulus_bits: int = 32
+    neighbours: int | None = None
+    signed: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.5 < self.threshold_fraction <= 1.0:
+            raise InvalidArgument("MaskingSettings.threshold_fraction must be in (0.5, 1]")
+        if not 16 <= self.modulus_bits <= 64:
+            raise InvalidArgument("MaskingSettings.modulus_bits must be in [16, 64]")
+        if self.neighbours is not None and (self.neighbours < 2 or self.neighbours % 2):
+            raise InvalidArgument("MaskingSettings.neighbours must be None or even and >= 2")
+
+    def threshold(self, cohort_size: int) -> int:
+        """The number of survivors needed to unmask a cohort of ``cohort_size`` clients."""
+        return max(1, math.ceil(self.threshold_fraction * cohort_size))
+
+
+@dataclass(frozen=True, slots=True)
+class PaillierSettings:
+    """Paillier aggregation parameters (threshold decryption by a key-holder committee).
+
+    The key is dealt once per run by :func:`secagg.paillier.threshold.deal_threshold_keys`
+    (a trusted dealer that forgets the factorisation); ``decryption_threshold`` of the
+    ``key_holders`` must cooperate to decrypt the aggregate, and fewer learn nothing.
+
+    Attributes:
+        key_bits: modulus size; below 2048 needs ``allow_insecure_key`` (tests and demos only).
+        allow_insecure_key: explicit opt-in to short keys, printed in every report.
+        scale_bits: fixed-point fraction bits of the encoding (stochastic rounding).
+        key_holders: size of the decryption committee.
+        decryption_threshold: key holders needed to decrypt.
+    """
+
+    key_bits: int = 2048
+    allow_insecure_key: bool = False
+    scale_bits: int = 20
+    key_holders: int = 3
+    decryption_threshold: int = 2
+
+    def __post_init__(self) -> None:
+        if self.key_bits < 2048 and not self.allow_insecure_key:
+            raise InvalidArgument(
+                "Paillier keys below 2048 bits need allow_insecure_key=True (tests only)"
+            )
+        if not 1 <= self.scale_bits <= 40:
+            raise InvalidArgument("PaillierSettings.scale_bits must be in [1, 40]")
+        if not 1 <= self.decryption_threshold <= self.key_holders:
+            raise InvalidArgument("need 1 <= decryption_threshold <= key_holders")
+
+
+@dataclass(frozen=True, slots=True)
+class DropoutSimulation:
+    """Simulated client dropouts, per protocol stage.
+
+    Attributes:
+        rates: probability that a selected client drops at each stage (independently per
+            client and round, drawn from the OS CSPRNG).
+        schedule: deterministic dropouts for tests: ``{round: {client_id: stage}}``; takes
+            precedence over ``rates`` for the clients it names.
+    """
+
+    rates: Mapping[Stage, float] = field(default_factory=dict)
+    schedule: Mapping[int, Mapping[int, Stage]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for stage, rate in self.rates.items():
+            if not isinstance(stage, Stage):
+                raise InvalidArgument("DropoutSimulation.rates keys must be Stage members")
+            if not 0.0 <= rate <= 1.0:
+                raise InvalidArgument("DropoutSimulation rates must be in [0, 1]")
+        for per_round in self.schedule.values():
+            for stage in per_round.values():
+                if not isinstance(stage, Stage):
+                    raise InvalidArgument("DropoutSimulation.schedule values must be Stages")
+
+    @property
+    def active(self) -> bool:
+        """Whether any client can drop."""
+        return bool(self.schedule) or any(rate > 0 for rate in self.rates.values())
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedConfig:
+    """Everything that defines a federated run.
+
+    Attributes:
+        rounds: number of rounds to run (fewer if the privacy budget stops the run).
+        selection: how clients are picked each round.
+        aggregation: the secure-aggregation backend (masking by default).
+        privacy: the DP configuration (none by default).
+        clip_norm: per-client L2 bound on an update; always applied, since the encodings
+            need a bound even without DP.
+        server_learning_rate: eta in theta_{t+1} = theta_t + eta * mean update.
+        weighting: uniform or by example counts (the latter only without DP).
+        example_weight_cap: example counts are capped here and divided by it, so weights
+            lie in (0, 1] and the clipping bound still holds.
+        masking: SecAgg+ settings.
+        paillier: Paillier settings.
+        dropout: simulated dropouts.
+        min_clients: rounds with fewer selected clients are skipped.
+    """
+
+    rounds: int
+    selection: Selection
+    aggregation: Aggregation = Aggregation.MASKING
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    clip_norm: float = 1.0
+    server_learning_rate: float = 1.0
+    weighting: Weighting = Weighting.UNIFORM
+    example_weight_cap: int = 1000
+    masking: MaskingSettings = field(default_factory=MaskingSettings)
+    paillier: PaillierSettings = field(default_factory=PaillierSettings)
+    dropout: DropoutSimulation = field(default_factory=DropoutSimulation)
+    min_clients: int = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
+            raise InvalidArgument("FederatedConfig.rounds must be an int >= 1")
+        if not isinstance(self.selection, (UniformSelection, PoissonSelection)):
+            raise InvalidArgument("FederatedConfig.selection must be Uniform/PoissonSelection")
+        if not isinstance(self.aggregation, Aggregation):
+            raise InvalidArgument("FederatedConfig.aggregation must be an Aggregation")
+        if not isinstance(self.weighting, Weighting):
+            raise InvalidArgument("FederatedConfig.weighting must be a Weighting")
+        if not (math.isfinite(self.clip_norm) and self.clip_norm > 0):
+            raise InvalidArgument("FederatedConfig.clip_norm must be finite and > 0")
+        if not (math.isfinite(self.server_learning_rate) and self.server_learning_rate > 0):
+            raise InvalidArgument("FederatedConfig.server_learning_rate must be finite and > 0")
+        if self.example_weight_cap < 1:
+            raise InvalidArgument("FederatedConfig.example_weight_cap must be >= 1")
+        if self.min_clients < 1:
+            raise InvalidArgument("FederatedConfig.min_clients must be >= 1")
+        if self.privacy.enabled and self.weighting is Weighting.EXAMPLES:
+            raise InvalidArgument(
+                "weighting by example counts breaks the DP sensitivity bound; use UNIFORM"
+            )
+        if self.privacy.mode is DPMode.DISTRIBUTED:
+            if self.aggregation is not Aggregation.MASKING:
+                raise InvalidArgument("distributed DP needs the masking aggregation")
+            if not isinstance(self.selection, UniformSelection):
+                raise InvalidArgument(
+                    "distributed DP sizes the noise shares for a fixed cohort; use UniformSelection"
+                )
+            if self.masking.modulus_bits > 62:
+                raise InvalidArgument("distributed DP supports modulus_bits up to 62")
+
+    def survivor_threshold(self, cohort_size: int) -> int:
+        """The fewest clients whose inputs must be in a released sum for this cohort size.
+
+        ``max(min_clients, ceil(threshold_fraction * cohort_size))``. A round with fewer
+        survivors is skipped before anything is unmasked; under distributed DP it is the
+        ``n_min`` for which each client sizes its noise share.
+        """
+        return max(self.min_clients, self.masking.threshold(cohort_size))

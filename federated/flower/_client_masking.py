@@ -1,0 +1,146 @@
+"""Client side of SecAgg+ over Flower: one Flower message per protocol round.
+
+The server's five stage messages arrive as Flower ``train`` messages carrying a fedcrypt
+envelope. Each is handled by the matching method of :class:`secagg.masking.Client`, whose
+state is saved in the node's :class:`flwr.app.Context` between messages and erased when
+the round ends or aborts. Only at the masked-input stage is the user's ``train`` function
+called; its update is clipped, encoded, masked, and only the masked vector is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.clientapp.typing import ClientAppCallable
+
+from federated.flower._envelope import Envelope, Protocol, get_bytes, get_int, get_str, plan_of
+from federated.flower._masking_state import dump_client, load_client
+from federated.flower._plan import MaskingPlan
+from federated.flower._training import local_update
+from federated.flower.errors import ClientStateError, MalformedMessage
+from secagg.masking import (
+    Client,
+    ConsistencyRequest,
+    KeyRoster,
+    ShareBundle,
+    UnmaskRequest,
+)
+
+__all__ = ["STATE_KEY", "STAGES", "ClientPolicy", "handle_masking", "erase_masking_state"]
+
+STATE_KEY = "fedcrypt.masking"
+"""Key of the client's saved round state in ``context.state``."""
+
+STAGES = ("advertise_keys", "share_keys", "masked_input", "consistency_check", "unmask")
+"""The masking stages, in protocol order (Bonawitz et al. 2017, Figure 4)."""
+
+
+def _save(ctxt: Context, round_number: int, plan_record: ConfigRecord, client: Client) -> None:
+    ctxt.state[STATE_KEY] = ConfigRecord(
+        {
+            "round": round_number,
+            "status": "active",
+            "client": dump_client(client),
+            "plan": plan_record.deflate(),
+        }
+    )
+
+
+def erase_masking_state(ctxt: Context, round_number: int, status: str) -> None:
+    """Replace the saved secrets by a tombstone: the round is over (``done``/``aborted``)."""
+    ctxt.state[STATE_KEY] = ConfigRecord(
+        {"round": round_number, "status": status, "client": b"", "plan": b""}
+    )
+
+
+def _load(ctxt: Context, round_number: int) -> tuple[ConfigRecord, MaskingPlan, Client]:
+    record = ctxt.state.config_records.get(STATE_KEY)
+    if record is None:
+        raise ClientStateError("no masking round in progress on this node")
+    if get_int(record, "round") != round_number:
+        raise ClientStateError("the message belongs to another round than the saved state")
+    if get_str(record, "status") != "active":
+        raise ClientStateError(f"this node's round is {record['status']!r}; nothing is released")
+    plan_record = ConfigRecord.inflate(get_bytes(record, "plan"))
+    plan = MaskingPlan.from_record(plan_record)
+    return plan_record, plan, load_client(get_bytes(record, "client"), plan.config, plan.client_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """What a client insists on, whatever the server's plan says.
+
+    Attributes:
+        min_noise_multiplier: refuse a round with less distributed-DP noise than this
+            (``None``: accept rounds without DP).
+        min_threshold_fraction: refuse a Shamir threshold below this fraction of the cohort.
+    """
+
+    min_noise_multiplier: float | None = None
+    min_threshold_fraction: float = 0.5
+
+    def check(self, plan: MaskingPlan) -> None:
+        """Raise :class:`MalformedMessage` if ``plan`` is weaker than this policy."""
+        cohort = len(plan.config.client_ids)
+        if plan.config.threshold < self.min_threshold_fraction * plan.config.neighbourhood_size:
+            raise MalformedMessage(f"threshold {plan.config.threshold} of {cohort} is too low")
+        if self.min_noise_multiplier is not None:
+            noise = 0.0 if plan.dp is None else plan.dp.noise_multiplier
+            if noise < self.min_noise_multiplier:
+                raise MalformedMessage(
+                    f"noise multiplier {noise} is below this client's minimum "
+                    f"{self.min_noise_multiplier}"
+                )
+
+
+def handle_masking(
+    msg: Message,
+    ctxt: Context,
+    call_next: ClientAppCallable,
+    envelope: Envelope,
+    policy: ClientPolicy | None = None,
+) -> RecordDict:
+    """Run one masking stage on this node; return the reply content.
+
+    Raises:
+        MalformedMessage, ClientStateError, secagg.SecAggError: the caller turns these
+            into an aborted round (secrets erased, Flower error reply).
+    """
+    stage, round_number = envelope.stage, envelope.round_number
+    if stage not in STAGES:
+        raise MalformedMessage(f"unknown masking stage {stage!r}")
+    if stage == "advertise_keys":
+        record = ctxt.state.config_records.get(STATE_KEY)
+        if record is not None and get_int(record, "round") == round_number:
+            raise ClientStateError("this round was already started on this node")
+        plan_record = plan_of(msg.content)
+        plan = MaskingPlan.from_record(plan_record)
+        if policy is not None:
+            policy.check(plan)
+        if plan.config.round_number != round_number:
+            raise MalformedMessage("the plan's round differs from the envelope's")
+        client = Client(plan.config, plan.client_id)
+        body = client.advertise_keys().to_bytes()
+        _save(ctxt, round_number, plan_record, client)
+        return _reply(stage, round_number, body)
+    plan_record, plan, client = _load(ctxt, round_number)
+    if stage == "share_keys":
+        body = client.share_keys(KeyRoster.from_bytes(envelope.body)).to_bytes()
+    elif stage == "masked_input":
+        bundle = ShareBundle.from_bytes(envelope.body)
+        dimension = plan.config.vector_length if plan.dp is None else plan.dp.dimension
+        words = plan.encode(local_update(msg, ctxt, call_next, dimension))
+        body = client.masked_input(bundle, words).to_bytes()
+    elif stage == "consistency_check":
+        body = client.consistency_check(ConsistencyRequest.from_bytes(envelope.body)).to_bytes()
+    else:
+        body = client.unmask(UnmaskRequest.from_bytes(envelope.body)).to_bytes()
+        erase_masking_state(ctxt, round_number, "done")
+        return _reply(stage, round_number, body)
+    _save(ctxt, round_number, plan_record, client)
+    return _reply(stage, round_number, body)
+
+
+def _reply(stage: str, round_number: int, body: bytes) -> RecordDict:
+    return Envelope(Protocol.MASKING, stage, round_number, body).to_content()

@@ -1,0 +1,59 @@
+"""The privacy report that ends a Flower run, built by :mod:`dp.report`.
+
+A run with :class:`~federated.flower.DistributedDP` ends with a
+:class:`dp.report.PrivacyReport`: client-level DP, the fixed-size sampling of the cohorts,
+the ledger of released rounds (each event for the clients that actually survived), the
+distributed threat model with its ``n_min`` and the fewest survivors seen, and the budget.
+:func:`run_summary` adds the per-round records, as a JSON-ready dictionary.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dp.report import PrivacyReport, SamplingScheme, ThreatModel
+
+if TYPE_CHECKING:
+    from federated.flower.strategy import FlowerRunResult
+
+__all__ = ["build_report", "run_summary"]
+
+
+def build_report(result: FlowerRunResult) -> PrivacyReport | None:
+    """The run's privacy report, or ``None`` when the run had no DP (nothing to account)."""
+    accountant = result.accountant
+    if accountant is None or not accountant.events:
+        return None
+    settings = accountant.settings
+    completed = [o for o in result.outcomes if o.completed]
+    cohorts = {len(o.cohort) for o in completed}
+    sampling: SamplingScheme = "full_batch" if cohorts == {accountant.population} else "fixed_size"
+    threat = ThreatModel(
+        kind="distributed",
+        n_min=min(o.threshold for o in completed),
+        min_survivors=min(len(o.survivors) for o in completed),
+        dropouts=any(len(o.survivors) < len(o.cohort) for o in result.outcomes),
+    )
+    return PrivacyReport.from_ledger(
+        [(event, 1) for event in accountant.events],
+        delta=settings.delta,
+        privacy_unit="client",
+        sampling=sampling,
+        population=accountant.population if accountant.population >= 2 else None,
+        target_epsilon=settings.target_epsilon,
+        threat_model=threat,
+        title=f"Privacy report: Flower run with {result.aggregation}",
+    )
+
+
+def run_summary(result: FlowerRunResult) -> dict[str, Any]:
+    """A JSON-ready summary: rounds, stop reason, epsilon and the privacy report."""
+    report = build_report(result)
+    return {
+        "aggregation": result.aggregation,
+        "stop_reason": result.stop_reason,
+        "rounds": [record.to_dict() for record in result.records],
+        "differential_privacy": result.accountant is not None,
+        "epsilon": result.final_epsilon,
+        "privacy_report": None if report is None else report.to_dict(),
+    }

@@ -1,0 +1,225 @@
+"""The record of a federated run: one :class:`RoundRecord` per round, and the ledger.
+
+A :class:`History` is what :func:`federated.run` returns. It holds per-round metrics (loss,
+accuracy when an evaluator gives it, epsilon, survivors, bytes sent, time per stage), why
+the run stopped, and the privacy ledger from which :meth:`History.privacy_report` builds the
+report of :mod:`dp.report`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dp.errors import DPError
+from dp.report import PrivacyReport, SamplingScheme, ThreatModel
+from federated._privacy import PrivacyTracker
+from federated.config import Aggregation, DPMode, FederatedConfig, UniformSelection
+from federated.errors import InvalidArgument
+
+__all__ = ["RoundStatus", "RoundRecord", "History"]
+
+
+class RoundStatus(str, enum.Enum):
+    """What happened in a round."""
+
+    COMPLETED = "completed"
+    """The server learned the (noised) sum and the model was updated."""
+
+    SKIPPED = "skipped"
+    """Too few clients survived; nothing was released, the model and the budget are unchanged."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRecord:
+    """Metrics of one round.
+
+    Attributes:
+        round: the round number, from 1.
+        status: completed, or skipped for lack of survivors.
+        selected: clients selected for the round.
+        survivors: clients whose update is in the sum (0 for a skipped round).
+        threshold: the minimum number of survivors the round needed.
+        metrics: the evaluator's metrics of the global model after the round.
+        epsilon: cumulative epsilon after the round at the run's delta (``None`` without DP).
+        bytes_sent: bytes all clients sent to the server during the round.
+        stage_seconds: wall time per stage (training, encoding, protocol steps, decoding).
+        note: a human-readable remark (e.g. why a round was skipped).
+    """
+
+    round: int
+    status: RoundStatus
+    selected: int
+    survivors: int
+    threshold: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    epsilon: float | None = None
+    bytes_sent: int = 0
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {
+            "round": self.round,
+            "status": self.status.value,
+            "selected": self.selected,
+            "survivors": self.survivors,
+            "threshold": self.threshold,
+            "metrics": dict(self.metrics),
+            "epsilon": self.epsilon,
+            "bytes_sent": self.bytes_sent,
+            "stage_seconds": dict(self.stage_seconds),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """Everything a run produced.
+
+    Attributes:
+        records: one record per round that ran (completed or skipped).
+        parameters: the final global parameters.
+        stop_reason: why the run ended (all rounds done, or the budget).
+        config: the configuration of the run.
+        privacy: the privacy tracker holding the accountant and its ledger.
+    """
+
+    records: tuple[RoundRecord, ...]
+    parameters: NDArray[np.float64]
+    stop_reason: str
+    config: FederatedConfig
+    privacy: PrivacyTracker
+
+    @property
+    def completed_rounds(self) -> int:
+        """Rounds whose sum was released."""
+        return sum(1 for r in self.records if r.status is RoundStatus.COMPLETED)
+
+    @property
+    def skipped_rounds(self) -> int:
+        """Rounds skipped for lack of survivors."""
+        return sum(1 for r in self.records if r.status is RoundStatus.SKIPPED)
+
+    @property
+    def final_epsilon(self) -> float | None:
+        """The epsilon spent by the whole run at the run's delta (``None`` without DP)."""
+        return self.privacy.epsilon()
+
+    def metric(self, name: str) -> list[float]:
+        """The values of one evaluator metric over the completed rounds."""
+        return [r.metrics[name] for r in self.records if name in r.metrics]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary of the run."""
+        return {
+            "aggregation": self.config.aggregation.value,
+            "dp_mode": self.config.privacy.mode.value,
+            "stop_reason": self.stop_reason,
+            "completed_rounds": self.completed_rounds,
+            "skipped_rounds": self.skipped_rounds,
+            "final_epsilon": self.final_epsilon,
+            "delta": self.config.privacy.delta if self.config.privacy.enabled else None,
+            "rounds": [r.to_dict() for r in self.records],
+        }
+
+    def privacy_report(self, *, title: str | None = None) -> PrivacyReport:
+        """The privacy budget report of the run (:class:`dp.report.PrivacyReport`).
+
+        The privacy unit is the client, the relation add/remove-one-client, the sampling
+        scheme the one the run used, the threat model the run's DP mode (trusted server for
+        central DP; distributed noise under secure aggregation, with ``n_min`` and the
+        fewest survivors seen). The title names the aggregation backend, and says so loudly
+        when it is the insecure plaintext baseline.
+
+        Raises:
+            InvalidArgument: the run used no DP, or completed no round (nothing to report).
+        """
+        config = self.config
+        accountant = self.privacy.accountant
+        if accountant is None:
+            raise InvalidArgument("this run added no DP noise: epsilon is unbounded")
+        if not accountant.ledger:
+            raise InvalidArgument("no round completed: nothing was released")
+        survivors = [r.survivors for r in self.records if r.status is RoundStatus.COMPLETED]
+        if config.privacy.mode is DPMode.DISTRIBUTED:
+            threat = ThreatModel(
+                kind="distributed",
+                n_min=self.privacy.n_min,
+                min_survivors=min(survivors),
+                dropouts=config.dropout.active,
+            )
+        else:
+            threat = ThreatModel(kind="trusted_server", dropouts=config.dropout.active)
+        return PrivacyReport.from_ledger(
+            accountant.ledger,
+            delta=config.privacy.delta,
+            privacy_unit="client",
+            neighbouring="add_remove",
+            sampling=_sampling_scheme(config, self.privacy.population),
+            population=self.privacy.population if self.privacy.population >= 2 else None,
+            target_epsilon=config.privacy.target_epsilon,
+            threat_model=threat,
+            title=title if title is not None else _default_title(config),
+        )
+
+    def write_privacy_report(
+        self, directory: str | Path, *, stem: str = "privacy-report", title: str | None = None
+    ) -> list[Path]:
+        """Write the privacy report as JSON, Markdown, HTML and PNG into ``directory``.
+
+        Each file is written to a temporary name and renamed into place, so a failure never
+        leaves a partial file. The PNG needs matplotlib (the ``plot`` extra); without it the
+        other three files are still written and the HTML says the plot is missing.
+
+        Returns:
+            The paths written.
+        """
+        report = self.privacy_report(title=title)
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        contents: list[tuple[str, bytes]] = [
+            (".json", (report.to_json() + "\n").encode()),
+            (".md", report.to_markdown().encode()),
+            (".html", report.to_html().encode()),
+        ]
+        with contextlib.suppress(DPError):  # no matplotlib: the HTML says so
+            contents.append((".png", report.plot_png()))
+        written = []
+        for suffix, data in contents:
+            target = folder / f"{stem}{suffix}"
+            partial = target.with_name(f".{target.name}.partial")
+            partial.write_bytes(data)
+            os.replace(partial, target)
+            written.append(target)
+        return written
+
+
+def _sampling_scheme(config: FederatedConfig, population: int) -> SamplingScheme:
+    selection = config.selection
+    if isinstance(selection, UniformSelection):
+        return "full_batch" if selection.sample_size >= population else "fixed_size"
+    return "full_batch" if selection.rate >= 1.0 else "poisson"
+
+
+def _default_title(config: FederatedConfig) -> str:
+    mode = config.privacy.mode.value
+    aggregation = config.aggregation.value
+    if config.aggregation is Aggregation.PLAIN_INSECURE:
+        return (
+            f"fedcrypt run: {mode} DP, aggregation plain_insecure "
+            "(INSECURE baseline: the server sees every client's update)"
+        )
+    title = f"fedcrypt run: {mode} DP, aggregation {aggregation}"
+    if config.aggregation is Aggregation.PAILLIER and config.paillier.allow_insecure_key:
+        title += f" (INSECURE {config.paillier.key_bits}-bit test key)"
+    return title

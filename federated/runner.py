@@ -1,0 +1,281 @@
+"""The round runner: select, train, clip, protect, aggregate, FedAvg, account; repeat.
+
+One round follows the loop of McMahan et al. (2017, Algorithm 1) with the server learning
+rate of Reddi et al. (2021): ``theta_{t+1} = theta_t + eta * mean_k(delta_k)``, where
+``delta_k`` is client k's clipped change of the parameters. The sum behind the mean is
+computed by the configured backend through :class:`federated.server.AggregationServer`,
+which only ever receives masked vectors or ciphertexts (except in the labelled
+``plain_insecure`` baseline). Differential privacy follows McMahan et al. (2018, DP-FedAvg):
+per-client L2 clipping, Gaussian noise on the sum (central) or integer noise shares under
+masking (distributed, Kairouz et al. 2021), and an accountant composed after every round.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dp.mechanisms.clipping import clip_l2
+from federated._aggregation import Aggregator, RoundInput, StageTimer
+from federated._codecs import FixedPointCodec, IntegerCodec, weighted_bound
+from federated._dropouts import draw_dropouts, reaches_input
+from federated._masked import MaskingAggregator
+from federated._paillier import PaillierAggregator
+from federated._plain import PlainInsecureAggregator
+from federated._privacy import PrivacyTracker
+from federated.client import ClientUpdate, FederatedClient, check_update
+from federated.config import (
+    Aggregation,
+    DPMode,
+    FederatedConfig,
+    PoissonSelection,
+    Stage,
+    UniformSelection,
+    Weighting,
+)
+from federated.errors import InvalidArgument
+from federated.executors import Executor, SerialExecutor, map_allowing_losses
+from federated.history import History, RoundRecord, RoundStatus
+from federated.selection import expected_cohort_size, sample_clients
+from federated.server import AggregationServer, Observer
+from secagg.paillier.threshold import ThresholdKeys
+
+__all__ = ["run", "Evaluator"]
+
+Evaluator = Callable[[NDArray[np.float64]], Mapping[str, float]]
+
+
+def _fit(job: tuple[FederatedClient, NDArray[np.float64]]) -> ClientUpdate:
+    """Executor task: local training of one client (module level, so it pickles)."""
+    client, parameters = job
+    return client.fit(parameters)
+
+
+def _contribution(
+    update: ClientUpdate, config: FederatedConfig, dimension: int
+) -> NDArray[np.float64]:
+    """Clip a client's update and, when weighting by examples, weight it (client side)."""
+    clipped = clip_l2(check_update(update, dimension), config.clip_norm)
+    if config.weighting is Weighting.UNIFORM:
+        return clipped
+    weight = min(update.num_examples, config.example_weight_cap) / config.example_weight_cap
+    return np.concatenate([weight * clipped, [weight]])
+
+
+def _make_aggregator(
+    config: FederatedConfig,
+    server: AggregationServer,
+    privacy: PrivacyTracker,
+    vector_length: int,
+    paillier_keys: ThresholdKeys | None,
+    executor: Executor,
+) -> Aggregator:
+    if config.aggregation is Aggregation.PLAIN_INSECURE:
+        return PlainInsecureAggregator(server)
+    if config.aggregation is Aggregation.MASKING:
+        bits = config.masking.modulus_bits
+        bound = weighted_bound(config.clip_norm, config.weighting is Weighting.EXAMPLES)
+
+        def codec_for(cohort_size: int) -> IntegerCodec:
+            if config.privacy.mode is DPMode.DISTRIBUTED:
+                return privacy.distributed_codec(cohort_size)
+            return FixedPointCodec(bits, vector_length, cohort_size, bound)
+
+        return MaskingAggregator(server, config.masking, codec_for, executor)
+    if config.aggregation is Aggregation.PAILLIER:
+        bound = weighted_bound(config.clip_norm, config.weighting is Weighting.EXAMPLES)
+        return PaillierAggregator(server, config.paillier, bound, paillier_keys)
+    raise InvalidArgument(f"aggregation {config.aggregation.value!r} is not available")
+
+
+def _progress(rounds: int, enabled: bool | None) -> tuple[Callable[[], None], Callable[[], None]]:
+    show = sys.stderr.isatty() if enabled is None else enabled
+    if not show:
+        return (lambda: None), (lambda: None)
+    from tqdm import tqdm  # loaded only when a bar is shown
+
+    bar = tqdm(total=rounds, desc="federated rounds", unit="round", leave=False)
+    return (lambda: bar.update(1)), bar.close
+
+
+def run(
+    config: FederatedConfig,
+    clients: Sequence[FederatedClient],
+    initial_parameters: NDArray[np.floating],
+    *,
+    evaluate: Evaluator | None = None,
+    executor: Executor | None = None,
+    progress: bool | None = None,
+    observer: Observer | None = None,
+    paillier_keys: ThresholdKeys | None = None,
+) -> History:
+    """Run federated training and return its :class:`~federated.History`.
+
+    Args:
+        config: the run's configuration.
+        clients: the client population; client ``i`` has id ``i``.
+        initial_parameters: the flat starting parameters of the global model.
+        evaluate: optional server-side evaluation of the global parameters after each round
+            (returns e.g. ``{"loss": ..., "accuracy": ...}``).
+        executor: where local training runs (serial by default).
+        progress: show a progress bar; ``None`` shows one only on a terminal.
+        observer: called with every object the server receives (audits, tests).
+        paillier_keys: the key-holder committee's threshold key for the ``paillier``
+            backend (from :func:`secagg.paillier.threshold.deal_threshold_keys`); dealt
+            at the first round when omitted.
+
+    Returns:
+        The history: per-round records, the final parameters and the privacy ledger.
+
+    Raises:
+        InvalidArgument: on an inconsistent configuration or population.
+        BudgetExhausted: with the ``REFUSE`` policy, if the planned rounds exceed the target.
+    """
+    parameters = np.array(initial_parameters, dtype=np.float64)
+    if parameters.ndim != 1 or parameters.size == 0:
+        raise InvalidArgument("initial_parameters must be a non-empty 1-D vector")
+    if not np.all(np.isfinite(parameters)):
+        raise InvalidArgument("initial_parameters contain NaN or Inf")
+    population = len(clients)
+    if population < 1:
+        raise InvalidArgument("there are no clients")
+    selection = config.selection
+    if isinstance(selection, UniformSelection) and selection.sample_size > population:
+        raise InvalidArgument("the sample size exceeds the number of clients")
+    dimension = parameters.size
+    vector_length = dimension + (1 if config.weighting is Weighting.EXAMPLES else 0)
+
+    server = AggregationServer(
+        observer=observer,
+        allow_insecure_plaintext=config.aggregation is Aggregation.PLAIN_INSECURE,
+    )
+    privacy = PrivacyTracker(config, population, vector_length)
+    privacy.check_can_start()
+    runner = executor if executor is not None else SerialExecutor()
+    aggregator = _make_aggregator(config, server, privacy, vector_length, paillier_keys, runner)
+    tick, close_bar = _progress(config.rounds, progress)
+
+    records: list[RoundRecord] = []
+    stop_reason = "completed all rounds"
+    try:
+        for round_number in range(1, config.rounds + 1):
+            if not privacy.next_round_fits():
+                stop_reason = (
+                    f"stopped before round {round_number}: it would exceed the target "
+                    f"epsilon {config.privacy.target_epsilon}"
+                )
+                break
+            timer = StageTimer()
+            with timer.stage("select"):
+                cohort = sample_clients(selection, population)
+                dropouts = draw_dropouts(config.dropout, round_number, cohort)
+            threshold = config.survivor_threshold(len(cohort))
+            if len(cohort) < config.min_clients:
+                records.append(
+                    RoundRecord(
+                        round_number,
+                        RoundStatus.SKIPPED,
+                        len(cohort),
+                        0,
+                        threshold,
+                        epsilon=privacy.epsilon(),
+                        stage_seconds=dict(timer.seconds),
+                        note="fewer clients selected than min_clients",
+                    )
+                )
+                tick()
+                continue
+            senders = [c for c in cohort if reaches_input(c, dropouts)]
+            with timer.stage("train"):
+                # A lost task (e.g. the Ray executor's WorkerLost) is a client that dropped
+                # out before sending its input.
+                updates, lost = map_allowing_losses(
+                    runner, _fit, [(clients[c], parameters) for c in senders]
+                )
+            for position in lost:
+                dropouts[senders[position]] = Stage.MASKED_INPUT
+            with timer.stage("clip"):
+                contributions = {
+                    senders[i]: _contribution(u, config, dimension) for i, u in updates.items()
+                }
+            round_input = RoundInput(round_number, cohort, contributions, dropouts, threshold)
+            result = aggregator.aggregate(round_input, timer)
+            if result.total is None:
+                records.append(
+                    RoundRecord(
+                        round_number,
+                        RoundStatus.SKIPPED,
+                        len(cohort),
+                        0,
+                        threshold,
+                        epsilon=privacy.epsilon(),
+                        bytes_sent=result.bytes_sent,
+                        stage_seconds=dict(timer.seconds),
+                        note=result.note,
+                    )
+                )
+                tick()
+                continue
+            total = result.total
+            if config.privacy.mode is DPMode.CENTRAL:
+                with timer.stage("noise"):
+                    total = privacy.add_central_noise(total)
+            with timer.stage("update"):
+                parameters = parameters + config.server_learning_rate * _mean(
+                    total, len(result.survivors), config, population
+                )
+            with timer.stage("account"):
+                epsilon = privacy.record_round(len(result.survivors))
+            metrics: Mapping[str, float] = {}
+            if evaluate is not None:
+                with timer.stage("evaluate"):
+                    metrics = dict(evaluate(parameters))
+            records.append(
+                RoundRecord(
+                    round_number,
+                    RoundStatus.COMPLETED,
+                    len(cohort),
+                    len(result.survivors),
+                    threshold,
+                    metrics=metrics,
+                    epsilon=epsilon,
+                    bytes_sent=result.bytes_sent,
+                    stage_seconds=dict(timer.seconds),
+                    note=result.note,
+                )
+            )
+            tick()
+    finally:
+        close_bar()
+        if executor is None:
+            runner.close()
+    return History(
+        records=tuple(records),
+        parameters=parameters,
+        stop_reason=stop_reason,
+        config=config,
+        privacy=privacy,
+    )
+
+
+def _mean(
+    total: NDArray[np.float64], survivors: int, config: FederatedConfig, population: int
+) -> NDArray[np.float64]:
+    """The FedAvg mean of the aggregated sum.
+
+    Without DP: divide by the survivors (or by their total weight when weighting by example
+    counts, carried in the last coordinate). Under DP with Poisson sampling the denominator
+    is the expected cohort size, so it does not depend on who was sampled (McMahan et al.
+    2018); with fixed-size sampling it is the public number of survivors.
+    """
+    if config.weighting is Weighting.EXAMPLES:
+        weight = float(total[-1])
+        if weight <= 0:
+            return np.zeros(total.size - 1, dtype=np.float64)
+        return total[:-1] / weight
+    if config.privacy.enabled and isinstance(config.selection, PoissonSelection):
+        return total / max(expected_cohort_size(config.selection, population), 1.0)
+    return total / survivors
