@@ -22,12 +22,14 @@ import html
 import io
 import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dp.accountants import PldAccountant, RdpAccountant
 from dp.accountants.base import ledger_from_dict, ledger_to_dict
@@ -184,7 +186,20 @@ def _checkpoints(rounds: int, points: int) -> list[int]:
 
 
 def _grouped(ledger: Ledger) -> list[tuple[DpEvent, int]]:
-    """Merge consecutive identical events: same composition, far cheaper for PLD."""
+    """Total count per distinct event, in order of first use (composition is commutative)."""
+    totals: dict[DpEvent, int] = {}
+    for event, count in ledger:
+        totals[event] = totals.get(event, 0) + count
+    return list(totals.items())
+
+
+def _consecutive_runs(ledger: Ledger) -> list[tuple[DpEvent, int]]:
+    """Merge consecutive identical rounds into one ``(event, count)`` run.
+
+    The headline PLD figures then equal what ``compose(event, count)`` gives a user for the
+    same run (self-composition by squaring discretises slightly differently from round by
+    round composition; both are upper bounds).
+    """
     runs: list[tuple[DpEvent, int]] = []
     for event, count in ledger:
         if runs and runs[-1][0] == event:
@@ -194,11 +209,9 @@ def _grouped(ledger: Ledger) -> list[tuple[DpEvent, int]]:
     return runs
 
 
-def _pld_of(ledger: Ledger) -> PldAccountant:
-    accountant = PldAccountant()
-    for event, count in _grouped(ledger):
-        accountant.compose(event, count)
-    return accountant
+#: Rendered curve tables (Markdown, HTML) show at most this many rounds; JSON and the plot
+#: keep every evaluated round.
+_DISPLAYED_CURVE_ROWS = 50
 
 
 def _walk(event: DpEvent) -> list[DpEvent]:
@@ -287,7 +300,7 @@ class PrivacyReport:
         target_epsilon: float | None = None,
         threat_model: ThreatModel | None = None,
         title: str = "Privacy report",
-        curve_points: int = 25,
+        curve_points: int | None = None,
         tight: bool = True,
         library_version: str | None = None,
         created: str | None = None,
@@ -304,7 +317,8 @@ class PrivacyReport:
             target_epsilon: the budget; the report shows what is left.
             threat_model: defaults to a trusted server.
             title: heading of the rendered report.
-            curve_points: at most this many rounds are evaluated for the curve.
+            curve_points: evaluate the curve at this many rounds (evenly spaced, always the
+                first and the last); ``None`` (the default) evaluates every round.
             tight: also run the PLD accountant (slower) when it supports the events.
             library_version: defaults to ``dp.__version__`` (injectable for golden tests).
             created: ISO-8601 timestamp; defaults to now in UTC (injectable likewise).
@@ -321,8 +335,10 @@ class PrivacyReport:
             raise InvalidArgument("the ledger is empty: nothing to report")
         population = _optional_int("population", population, 2)
         target = _optional_positive("target_epsilon", target_epsilon)
-        if isinstance(curve_points, bool) or not isinstance(curve_points, int) or curve_points < 2:
-            raise InvalidArgument("curve_points must be an int >= 2")
+        if curve_points is not None and (
+            isinstance(curve_points, bool) or not isinstance(curve_points, int) or curve_points < 2
+        ):
+            raise InvalidArgument("curve_points must be None or an int >= 2")
         threat = threat_model if threat_model is not None else ThreatModel()
         if not isinstance(threat, ThreatModel):
             raise InvalidArgument("threat_model must be a ThreatModel")
@@ -333,30 +349,30 @@ class PrivacyReport:
         inverse_n = 1.0 / population if population else None
         rdp_curve = rdp.epsilon_curve(delta)
         rdp_curve_n = rdp.epsilon_curve(inverse_n) if inverse_n else None
-        probe = PldAccountant()
-        use_pld = tight and all(probe.supports(event) for event, _ in entries)
-
-        curve = []
-        for k in _checkpoints(len(entries), curve_points):
-            pld_eps = pld_eps_n = None
-            if use_pld:
-                prefix = _pld_of(entries[:k])
-                pld_eps = prefix.get_epsilon(delta)
-                pld_eps_n = prefix.get_epsilon(inverse_n) if inverse_n else None
-            curve.append(
-                CurvePoint(
-                    round=k,
-                    epsilon_rdp=float(rdp_curve[k - 1]),
-                    epsilon_pld=pld_eps,
-                    epsilon_rdp_at_inverse_n=None
-                    if rdp_curve_n is None
-                    else float(rdp_curve_n[k - 1]),
-                    epsilon_pld_at_inverse_n=pld_eps_n,
-                )
-            )
+        use_pld = tight and all(PldAccountant().supports(event) for event, _ in entries)
+        pld_curve = pld_curve_n = None
         pld_upper = pld_lower = None
         if use_pld:
-            pld_lower, pld_upper = _pld_of(entries).get_epsilon_bounds(delta)
+            # The accountant's incremental curve gives every round in one pass.
+            per_round = PldAccountant().compose_ledger(entries)
+            pld_curve = per_round.epsilon_curve(delta)
+            pld_curve_n = per_round.epsilon_curve(inverse_n) if inverse_n else None
+            headline = PldAccountant().compose_ledger(_consecutive_runs(entries))
+            pld_lower, pld_upper = headline.get_epsilon_bounds(delta)
+
+        def at(values: NDArray[np.float64] | None, k: int) -> float | None:
+            return None if values is None else float(values[k - 1])
+
+        curve = [
+            CurvePoint(
+                round=k,
+                epsilon_rdp=float(rdp_curve[k - 1]),
+                epsilon_pld=at(pld_curve, k),
+                epsilon_rdp_at_inverse_n=at(rdp_curve_n, k),
+                epsilon_pld_at_inverse_n=at(pld_curve_n, k),
+            )
+            for k in _checkpoints(len(entries), curve_points or len(entries))
+        ]
 
         if library_version is None:
             import dp
@@ -554,8 +570,11 @@ class PrivacyReport:
         return [(str(count), describe_event(event)) for event, count in _grouped(self.ledger)]
 
     def _curve_rows(self) -> list[tuple[str, ...]]:
+        shown = set(_checkpoints(len(self.curve), _DISPLAYED_CURVE_ROWS))
         rows = []
-        for p in self.curve:
+        for index, p in enumerate(self.curve, start=1):
+            if index not in shown:
+                continue
             row = [str(p.round), _fmt(p.epsilon_pld), _fmt(p.epsilon_rdp)]
             if self.population is not None:
                 row += [_fmt(p.epsilon_pld_at_inverse_n), _fmt(p.epsilon_rdp_at_inverse_n)]
@@ -678,7 +697,8 @@ class PrivacyReport:
             ax.axhline(self.target_epsilon, color="red", linewidth=1, label="target")
         ax.set_xlabel("round")
         ax.set_ylabel("epsilon")
-        ax.set_title(f"{self.title} (delta = {self.delta:.2g})")
+        heading = f"{self.title} (delta = {self.delta:.2g})"
+        ax.set_title(textwrap.fill(heading, width=70), fontsize="medium")
         ax.grid(True, alpha=0.3)
         ax.legend()
         buffer = io.BytesIO()
