@@ -34,8 +34,15 @@ from federated.errors import (
     InvalidArgument,
     ServerViewViolation,
 )
-from federated.executors import Executor, ProcessPoolExecutor, SerialExecutor
+from federated.executors import (
+    Executor,
+    ExecutorName,
+    ProcessPoolExecutor,
+    SerialExecutor,
+    make_executor,
+)
 from federated.history import History, RoundRecord, RoundStatus
+from federated.ray_executor import RayExecutor, RayNotInstalled, WorkerLost
 from federated.runner import Evaluator, run
 from federated.selection import expected_cohort_size, sample_clients
 from federated.server import AggregationServer, InsecurePlaintextUpdate, Observer
@@ -69,6 +76,11 @@ __all__ = [
     "Executor",
     "SerialExecutor",
     "ProcessPoolExecutor",
+    "RayExecutor",
+    "WorkerLost",
+    "RayNotInstalled",
+    "ExecutorName",
+    "make_executor",
     "sample_clients",
     "expected_cohort_size",
     # the run

@@ -14,11 +14,18 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from federated.errors import FederatedError, InvalidArgument
 
-__all__ = ["Executor", "SerialExecutor", "ProcessPoolExecutor", "map_allowing_losses"]
+__all__ = [
+    "Executor",
+    "ExecutorName",
+    "SerialExecutor",
+    "ProcessPoolExecutor",
+    "make_executor",
+    "map_allowing_losses",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -109,6 +116,32 @@ class ProcessPoolExecutor:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+ExecutorName = Literal["serial", "process", "ray"]
+
+
+def make_executor(name: ExecutorName, **options: Any) -> Executor:
+    """Build an executor by name: ``"serial"``, ``"process"`` (a local process pool) or ``"ray"``.
+
+    ``options`` go to the executor's constructor (e.g. ``workers=2`` for the process pool,
+    ``address="auto"`` for :class:`federated.ray_executor.RayExecutor`). Ray is imported only
+    when ``"ray"`` is asked for.
+
+    Raises:
+        InvalidArgument: an unknown name, or options for the serial executor.
+    """
+    if name == "serial":
+        if options:
+            raise InvalidArgument(f"the serial executor takes no options, got {sorted(options)}")
+        return SerialExecutor()
+    if name == "process":
+        return ProcessPoolExecutor(**options)
+    if name == "ray":
+        from federated.ray_executor import RayExecutor
+
+        return RayExecutor(**options)
+    raise InvalidArgument(f"unknown executor {name!r}: use 'serial', 'process' or 'ray'")
 
 
 def map_allowing_losses(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,7 +38,7 @@ from federated.config import (
     Weighting,
 )
 from federated.errors import InvalidArgument
-from federated.executors import Executor, SerialExecutor, map_allowing_losses
+from federated.executors import Executor, ExecutorName, make_executor, map_allowing_losses
 from federated.history import History, RoundRecord, RoundStatus
 from federated.selection import expected_cohort_size, sample_clients
 from federated.server import AggregationServer, Observer
@@ -107,7 +108,8 @@ def run(
     initial_parameters: NDArray[np.floating],
     *,
     evaluate: Evaluator | None = None,
-    executor: Executor | None = None,
+    executor: Executor | ExecutorName | None = None,
+    executor_options: Mapping[str, Any] | None = None,
     progress: bool | None = None,
     observer: Observer | None = None,
     paillier_keys: ThresholdKeys | None = None,
@@ -120,7 +122,11 @@ def run(
         initial_parameters: the flat starting parameters of the global model.
         evaluate: optional server-side evaluation of the global parameters after each round
             (returns e.g. ``{"loss": ..., "accuracy": ...}``).
-        executor: where local training runs (serial by default).
+        executor: where client work runs: an :class:`~federated.Executor` object (left open
+            for the caller to reuse), or a name, ``"serial"`` (the default), ``"process"`` or
+            ``"ray"``, built with ``executor_options`` and closed when the run ends.
+        executor_options: constructor options for a named executor, e.g.
+            ``{"address": "auto"}`` to join a running Ray cluster.
         progress: show a progress bar; ``None`` shows one only on a terminal.
         observer: called with every object the server receives (audits, tests).
         paillier_keys: the key-holder committee's threshold key for the ``paillier``
@@ -154,7 +160,14 @@ def run(
     )
     privacy = PrivacyTracker(config, population, vector_length)
     privacy.check_can_start()
-    runner = executor if executor is not None else SerialExecutor()
+    runner: Executor
+    if isinstance(executor, Executor):
+        if executor_options:
+            raise InvalidArgument("executor_options apply only to an executor given by name")
+        runner, owns_executor = executor, False
+    else:
+        runner = make_executor(executor or "serial", **(executor_options or {}))
+        owns_executor = True
     aggregator = _make_aggregator(config, server, privacy, vector_length, paillier_keys, runner)
     tick, close_bar = _progress(config.rounds, progress)
 
@@ -250,7 +263,7 @@ def run(
             tick()
     finally:
         close_bar()
-        if executor is None:
+        if owns_executor:
             runner.close()
     return History(
         records=tuple(records),

@@ -8,6 +8,7 @@ from federated.executors import (
     Executor,
     ProcessPoolExecutor,
     SerialExecutor,
+    make_executor,
     map_allowing_losses,
 )
 from federated.history import RoundStatus
@@ -78,3 +79,26 @@ def test_runner_treats_lost_tasks_as_dropouts() -> None:
     # Training loses one client and encoding another: 4 of 6 inputs arrive each round.
     assert [r.survivors for r in history.records] == [4, 4]
     assert all(r.status is RoundStatus.COMPLETED for r in history.records)
+
+
+def test_executors_are_built_by_name() -> None:
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    pool = make_executor("process", workers=1)
+    try:
+        assert isinstance(pool, ProcessPoolExecutor)
+        assert pool.map(_square, [3, 4]) == [9, 16]
+    finally:
+        pool.close()
+    with pytest.raises(InvalidArgument, match="unknown executor"):
+        make_executor("threads")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="no options"):
+        make_executor("serial", workers=2)
+
+
+def test_runner_builds_a_named_executor_and_refuses_options_for_an_object() -> None:
+    config = FederatedConfig(rounds=1, selection=UniformSelection(4))
+    clients = make_clients(4)
+    history = run(config, clients, START, executor="process", executor_options={"workers": 1})
+    assert history.completed_rounds == 1
+    with pytest.raises(InvalidArgument, match="executor_options"):
+        run(config, clients, START, executor=SerialExecutor(), executor_options={"workers": 1})
