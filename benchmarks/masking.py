@@ -10,27 +10,38 @@ Runs in one process, side by side:
   ``create_shares`` / ``combine_shares``;
 * key agreement + HKDF per pair: X25519 (ours) against ECDH P-384 (Flower);
 * a whole round in one process (n = 100, complete graph, 10% dropping after ShareKeys);
-* SecAgg+ (Harary graph, k = 2 ceil(log2 n)) for growing n: per-client cost ~ O(log n).
+* SecAgg+ (Harary graph, k = 2 ceil(log2 n)) for growing n: per-client cost ~ O(log n);
+* ``--scaling``: per-client CPU time of each client step (advertise, share_keys,
+  masked_input, consistency, unmask) for n = 100, 1,000, 3,000 with k = 2 ceil(log2 n) and
+  small d, in one process (the public roster data memoised once per round), plus
+  ``share_keys`` with a cold cache on a roster parsed from bytes, as on a client's own device,
+  and ``share_keys`` in a signed round (Ed25519 adverts).
 
-Usage: ``python benchmarks/masking.py [--quick] [--json]`` (run with ``.venv-bench``).
+Usage: ``python benchmarks/masking.py [--quick] [--json] [--scaling]`` (run with
+``.venv-bench``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from secagg.masking import Client, MaskingConfig, Server, Stage, run_round
+from secagg.masking import Client, KeyRoster, MaskingConfig, Server, Stage, run_round
+from secagg.masking._roster import clear_roster_cache
 from secagg.masking.hazmat import add_prgs, combine, lagrange_weights, pair_mask_key, split
 
 try:  # the peer; present in .venv-bench
@@ -203,6 +214,107 @@ def bench_round(n: int, d: int, neighbours: int | None, drop_fraction: float) ->
     return row
 
 
+# -- per-client scaling ----------------------------------------------------------------------
+
+_STEPS = ("advertise", "share_keys", "masked_input", "consistency", "unmask")
+
+
+def bench_scaling(n: int, d: int, cold_clients: int) -> dict[str, Any]:
+    """Mean per-client CPU time (ms) of each client step of one SecAgg+ round of ``n``."""
+    k = min(2 * math.ceil(math.log2(n)), n - 1 - (n - 1) % 2)
+    config = MaskingConfig(
+        client_ids=tuple(range(n)),
+        threshold=k // 2 + 1,
+        vector_length=d,
+        modulus_bits=32,
+        neighbours=k,
+    )
+    clients = [Client(config, i) for i in range(n)]
+    server = Server(config)
+    cpu = dict.fromkeys(_STEPS, 0.0)
+
+    def timed(step: str, call: Callable[[], Any]) -> Any:
+        start = time.process_time()
+        out = call()
+        cpu[step] += time.process_time() - start
+        return out
+
+    clear_roster_cache()
+    roster = server.collect_keys([timed("advertise", c.advertise_keys) for c in clients])
+    saved = {c.client_id: c.save_state() for c in clients[:cold_clients]}
+    shares = [timed("share_keys", partial(c.share_keys, roster)) for c in clients]
+    bundles = server.collect_shares(shares)
+    x = np.ones(d, dtype=np.uint32)
+    masked = [
+        timed("masked_input", partial(c.masked_input, bundles[c.client_id], x)) for c in clients
+    ]
+    request = server.collect_masked_inputs(masked)
+    answers = [timed("consistency", partial(c.consistency_check, request)) for c in clients]
+    unmask = server.collect_consistency(answers)
+    result = server.collect_unmask([timed("unmask", partial(c.unmask, unmask)) for c in clients])
+    assert int(result.sum[0]) == n
+    row: dict[str, Any] = {"n": n, "k": k, "d": d}
+    row.update({f"{step}_ms": 1e3 * cpu[step] / n for step in _STEPS})
+    row["total_ms"] = sum(row[f"{step}_ms"] for step in _STEPS)
+    row["share_keys_cold_ms"] = _cold_share_keys(config, roster.to_bytes(), saved)
+    row["share_keys_signed_ms"] = _signed_share_keys(config, cold_clients)
+    return row
+
+
+def _signed_share_keys(plain: MaskingConfig, count: int) -> float:
+    """Mean CPU (ms) of ``share_keys`` in a signed round (Ed25519 adverts), ``count`` clients."""
+    signers = [Ed25519PrivateKey.generate() for _ in plain.client_ids]
+    config = dataclasses.replace(
+        plain,
+        verify_keys=tuple(
+            s.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) for s in signers
+        ),
+    )
+    clients = [Client(config, i, signing_key=signers[i]) for i in config.client_ids]
+    clear_roster_cache()
+    roster = Server(config).collect_keys([c.advertise_keys() for c in clients])
+    start = time.process_time()
+    for client in clients[:count]:
+        client.share_keys(roster)
+    return 1e3 * (time.process_time() - start) / min(count, len(clients))
+
+
+def _cold_share_keys(config: MaskingConfig, wire: bytes, saved: dict[int, bytes]) -> float:
+    """Mean CPU (ms) of parsing the roster bytes plus ``share_keys`` with an empty cache.
+
+    What one client pays on its own device, where nothing is memoised: the clients resume
+    from their state saved right after advertising.
+    """
+    total = 0.0
+    for cid, state in saved.items():
+        client = Client.load_state(state, config, cid)
+        clear_roster_cache()
+        start = time.process_time()
+        client.share_keys(KeyRoster.from_bytes(wire))
+        total += time.process_time() - start
+    return 1e3 * total / max(len(saved), 1)
+
+
+def print_scaling(rows: list[dict[str, Any]]) -> None:
+    """The per-client scaling table, each column also as a ratio to the first row."""
+    base = rows[0]
+    head = f"{'n':>6} {'k':>3} " + " ".join(f"{s:>14}" for s in (*_STEPS, "total"))
+    print("per-client CPU (ms), SecAgg+ k = 2 ceil(log2 n), ratio to the first row in ()")
+    print(head + f" {'share_keys cold':>16} {'share_keys signed':>18}")
+    for row in rows:
+        cells = [f"{row['n']:>6} {row['k']:>3}"]
+        for step in (*_STEPS, "total"):
+            value = row[f"{step}_ms"]
+            cells.append(f"{value:6.3f} ({value / base[f'{step}_ms']:.1f}x)".rjust(14))
+        cold = row["share_keys_cold_ms"]
+        cells.append(f"{cold:7.3f} ({cold / base['share_keys_cold_ms']:.1f}x)".rjust(16))
+        signed = row["share_keys_signed_ms"]
+        cells.append(f"{signed:7.3f} ({signed / base['share_keys_signed_ms']:.1f}x)".rjust(18))
+        print(" ".join(cells))
+    ratios = ", ".join(f"{row['k'] / base['k']:.2f}x" for row in rows)
+    print(f"k ratio to the first row: {ratios}")
+
+
 # -- output ----------------------------------------------------------------------------------
 
 
@@ -228,8 +340,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (< 60 s)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--scaling", action="store_true", help="only the per-client scaling table over n"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
+    if args.scaling:
+        sizes = (100, 300, 1000) if quick else (100, 1000, 3000)
+        scaling = [bench_scaling(n, d=16, cold_clients=10 if quick else 30) for n in sizes]
+        if args.json:
+            json.dump({"quick": quick, "scaling": scaling}, sys.stdout, indent=1)
+            print()
+        else:
+            print_scaling(scaling)
+        return 0
     rows: list[dict[str, Any]] = []
     rows += bench_client_masking(k=100, d=10**5 if quick else 10**6, repeat=2 if quick else 3)
     rows += bench_shamir(n=100, t=50, repeat=5 if quick else 20)

@@ -238,7 +238,13 @@ class Client:
     def _share_keys(self, roster: KeyRoster) -> ShareKeys:
         if not isinstance(roster, KeyRoster):
             raise ProtocolAbort("expected a KeyRoster")
-        keys = build_round_keys(self.config, roster, error=ProtocolAbort, too_few=TooFewSurvivors)
+        keys = build_round_keys(
+            self.config,
+            roster,
+            error=ProtocolAbort,
+            too_few=TooFewSurvivors,
+            verify_for=self.client_id,
+        )
         mine = keys.adverts.get(self.client_id)
         if mine is None or (mine.share_public_key, mine.mask_public_key) != (
             raw_public(self._share_key),
@@ -368,15 +374,15 @@ class Client:
         return ConsistencyResponse(keys.session_id, self.client_id, signature)
 
     def _check_survivors(self, keys: RoundKeys, survivors: tuple[int, ...]) -> tuple[int, ...]:
-        if len(set(survivors)) != len(survivors):
-            raise ProtocolAbort("the survivor list repeats an id")
-        if any(s not in keys.adverts for s in survivors):
-            raise ProtocolAbort("the survivor list names an unknown client")
-        if self.client_id not in survivors:
-            raise ProtocolAbort("the survivor list omits this client")
         alive = set(survivors)
+        if len(alive) != len(survivors):
+            raise ProtocolAbort("the survivor list repeats an id")
+        if not alive.issubset(keys.adverts):
+            raise ProtocolAbort("the survivor list names an unknown client")
+        if self.client_id not in alive:
+            raise ProtocolAbort("the survivor list omits this client")
         mine = keys.neighbours_of(self.client_id)
-        if any(s in mine and s not in self._received for s in alive):
+        if not (alive & mine).issubset(self._received):
             raise ProtocolAbort("the survivor list names a neighbour that sent no shares")
         if len(alive & keys.neighbourhood(self.client_id)) < self.config.threshold:
             raise TooFewSurvivors("fewer than threshold clients of this neighbourhood are alive")
@@ -403,19 +409,21 @@ class Client:
         if survivors != self._survivors:
             raise ProtocolAbort("the survivor list differs from the consistency check")
         dropped = request.dropped
-        if len(set(dropped)) != len(dropped):
+        dead = set(dropped)
+        if len(dead) != len(dropped):
             raise ProtocolAbort("the dropped list repeats an id")
-        if self.client_id in dropped:
+        if self.client_id in dead:
             raise ProtocolAbort("this client is listed as dropped")
-        if set(dropped) & set(survivors):
+        alive = set(survivors)
+        if not dead.isdisjoint(alive):
             raise ProtocolAbort("an id is listed both alive and dropped")
-        if any(d not in keys.adverts for d in dropped):
+        if not dead.issubset(keys.adverts):
             raise ProtocolAbort("the dropped list names an unknown client")
         mine = keys.neighbours_of(self.client_id)
-        dead_neighbours = set(dropped) & mine
-        if any(d not in self._received for d in dead_neighbours):
+        dead_neighbours = dead & mine
+        if not dead_neighbours.issubset(self._received):
             raise ProtocolAbort("the dropped list names a neighbour that sent no shares")
-        alive_neighbours = set(survivors) & mine
+        alive_neighbours = alive & mine
         if alive_neighbours | dead_neighbours != set(self._received):
             raise ProtocolAbort("a neighbour is listed neither alive nor dropped")
         if self.config.signed:

@@ -67,6 +67,9 @@ class MaskingConfig:
     verify_keys: tuple[bytes, ...] | None = None
     round_number: int = 0
     _digest: bytes = field(init=False, repr=False, compare=False, default=b"")
+    _verify_keys_by_id: dict[int, bytes] | None = field(
+        init=False, repr=False, compare=False, default=None
+    )
 
     def __post_init__(self) -> None:
         ids = self.client_ids
@@ -122,7 +125,13 @@ class MaskingConfig:
         """The Ed25519 public key of ``client_id`` (signed configurations only)."""
         if self.verify_keys is None:
             raise InvalidArgument("this configuration has no verify keys")
-        return self.verify_keys[self.client_ids.index(client_id)]
+        by_id = self._verify_keys_by_id
+        if by_id is None:  # built once: a client checks k keys, the server n, in O(1) each
+            by_id = dict(zip(self.client_ids, self.verify_keys, strict=True))
+            object.__setattr__(self, "_verify_keys_by_id", by_id)
+        if client_id not in by_id:
+            raise ValueError(f"{client_id} is not in client_ids")
+        return by_id[client_id]
 
     def digest(self) -> bytes:
         """SHA-256 over a canonical encoding of every field (enters the session id)."""

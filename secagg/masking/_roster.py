@@ -4,12 +4,28 @@ The graph is the Harary graph ``H(k, m)`` of Bell et al. (CCS 2020, section 3.2)
 ``m`` clients that advertised keys, placed on the ring in the order of
 ``SHA-256(session id, id)``: nobody picks the order alone, and every party computes the
 same graph without another message. ``neighbours=None`` gives the complete graph (SecAgg).
+
+Cost split (so a client's cryptographic work is ``O(k)``, as Bell et al. 2020 intend):
+the structural checks of the whole roster (known and distinct ids, this configuration's
+digest, distinct public keys), the session id over every advertised key and the ring order
+are public and deterministic, computed once per distinct roster and memoised in a small
+bounded cache keyed by a SHA-256 digest of the roster's fields (only public data goes in).
+Signatures are verified by the server for every advert, by a client only for its own
+neighbourhood: the only keys it ever uses. A non-neighbour's bad advert is ignored by this
+client (it never touches those keys, which still enter the session id); that client's own
+neighbours verify it and abort.
 """
 
 from __future__ import annotations
 
+import hashlib
+import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,7 +41,20 @@ __all__ = [
     "check_signature",
     "build_round_keys",
     "harary_neighbours",
+    "roster_digest",
+    "clear_roster_cache",
 ]
+
+_ROSTER_DOMAIN = b"fedcrypt/secagg-masking/roster-cache/v1"
+_CACHE_SIZE = 4
+_cache_lock = threading.Lock()
+_public_cache: OrderedDict[bytes, RoundKeys] = OrderedDict()
+# The last roster object digested and its key: n in-process clients handed the same frozen
+# roster object skip re-hashing it (a strong reference, so the id cannot be reused).
+_last_digested: tuple[KeyRoster, MaskingConfig, bytes] | None = None
+_advert_id = attrgetter("client_id")
+_advert_signature = attrgetter("signature")
+_advert_fields = attrgetter("config_digest", "share_public_key", "mask_public_key", "signature")
 
 _ADVERT_DOMAIN = b"fedcrypt/secagg-masking/advertise/v1"
 CONSISTENCY_DOMAIN = b"fedcrypt/secagg-masking/consistency/v1"
@@ -44,7 +73,7 @@ def advert_payload(advert: AdvertiseKeys) -> bytes:
 
 def consistency_payload(session: bytes, survivors: tuple[int, ...]) -> bytes:
     """The bytes a consistency signature covers: session id and the sorted survivor list."""
-    return CONSISTENCY_DOMAIN + session + b"".join(i.to_bytes(4, "big") for i in survivors)
+    return CONSISTENCY_DOMAIN + session + struct.pack(f">{len(survivors)}I", *survivors)
 
 
 def check_signature(
@@ -107,12 +136,48 @@ class RoundKeys:
         return self.neighbours_of(client_id) | {client_id}
 
 
+def roster_digest(config: MaskingConfig, roster: KeyRoster) -> bytes:
+    """SHA-256 over the configuration digest and every field of every advert, in one pass.
+
+    The cache key of the public roster-derived data: two rosters share it only if they
+    carry the same adverts (ids, digests, keys and signatures) in the same order.
+    """
+    adverts = roster.adverts
+    h = hashlib.sha256(_ROSTER_DOMAIN + config.digest())
+    h.update(struct.pack(f">I{len(adverts)}I", len(adverts), *map(_advert_id, adverts)))
+    h.update(bytes(map(len, map(_advert_signature, adverts))))
+    h.update(b"".join(chain.from_iterable(map(_advert_fields, adverts))))
+    return h.digest()
+
+
+def clear_roster_cache() -> None:
+    """Forget every memoised roster (tests; or to drop the public data of past rounds)."""
+    global _last_digested
+    with _cache_lock:
+        _public_cache.clear()
+        _last_digested = None
+
+
+def _cache_key(config: MaskingConfig, roster: KeyRoster) -> bytes:
+    """:func:`roster_digest`, reused when the very same (immutable) roster object returns."""
+    global _last_digested
+    with _cache_lock:
+        last = _last_digested
+    if last is not None and last[0] is roster and last[1] is config:
+        return last[2]
+    key = roster_digest(config, roster)
+    with _cache_lock:
+        _last_digested = (roster, config, key)
+    return key
+
+
 def build_round_keys(
     config: MaskingConfig,
     roster: KeyRoster,
     *,
     error: type[Exception],
     too_few: type[Exception],
+    verify_for: int | None = None,
 ) -> RoundKeys:
     """Validate a roster (ids, keys, signatures, size) and derive session id and graph.
 
@@ -121,7 +186,43 @@ def build_round_keys(
         roster: the advertisements the server collected.
         error: the exception raised on a violation (clients abort, the server refuses).
         too_few: the exception raised when fewer than ``t`` clients take part.
+        verify_for: ``None`` (the server) verifies every advert's signature; a client id
+            verifies only the signatures of that client's neighbourhood, the adverts whose
+            keys it uses (``O(k)`` instead of ``O(n)`` Ed25519 verifications).
     """
+    key = _cache_key(config, roster)
+    with _cache_lock:
+        keys = _public_cache.get(key)
+        if keys is not None:
+            _public_cache.move_to_end(key)
+    if keys is None:
+        keys = _public_round_keys(config, roster, error=error, too_few=too_few)
+        with _cache_lock:
+            _public_cache[key] = keys
+            while len(_public_cache) > _CACHE_SIZE:
+                _public_cache.popitem(last=False)
+    if config.signed:
+        if verify_for is None:
+            checked: Sequence[int] = list(keys.adverts)
+        elif verify_for in keys.adverts:
+            checked = sorted(keys.neighbourhood(verify_for))
+        else:
+            checked = []  # the client aborts: the roster does not hold its own keys
+        for cid in checked:
+            advert = keys.adverts[cid]
+            if not check_signature(config, cid, advert.signature, advert_payload(advert)):
+                raise error(f"the advertisement of client {cid} is not validly signed")
+    return keys
+
+
+def _public_round_keys(
+    config: MaskingConfig,
+    roster: KeyRoster,
+    *,
+    error: type[Exception],
+    too_few: type[Exception],
+) -> RoundKeys:
+    """The structural checks and public derivations of :func:`build_round_keys` (no crypto)."""
     digest = config.digest()
     known = set(config.client_ids)
     adverts: dict[int, AdvertiseKeys] = {}
@@ -134,14 +235,10 @@ def build_round_keys(
             raise error(f"roster names client {cid} twice")
         if advert.config_digest != digest:
             raise error(f"client {cid} advertised keys for another configuration or round")
-        for key in (advert.share_public_key, advert.mask_public_key):
-            if key in public_keys:
+        for pk in (advert.share_public_key, advert.mask_public_key):
+            if pk in public_keys:
                 raise error("two advertised public keys are equal")
-            public_keys.add(key)
-        if config.signed and not check_signature(
-            config, cid, advert.signature, advert_payload(advert)
-        ):
-            raise error(f"the advertisement of client {cid} is not validly signed")
+            public_keys.add(pk)
         adverts[cid] = advert
     if len(adverts) < config.threshold:
         raise too_few(f"{len(adverts)} clients advertised keys, threshold is {config.threshold}")

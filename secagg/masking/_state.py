@@ -119,6 +119,7 @@ def load_client(
                 KeyRoster.from_bytes(roster_bytes),
                 error=ProtocolAbort,
                 too_few=ProtocolAbort,
+                verify_for=client_id,
             )
         except SecAggError as exc:
             raise DeserializationError(f"the saved roster no longer validates: {exc}") from exc
