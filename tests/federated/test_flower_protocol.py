@@ -337,6 +337,18 @@ def test_saved_client_state_round_trips_and_rejects_corruption() -> None:
             load_client(broken, config, 1)
 
 
+def test_saved_client_state_is_bound_to_its_client_and_configuration() -> None:
+    config = MaskingConfig(client_ids=(0, 1, 2), threshold=2, vector_length=4, round_number=1)
+    client = Client(config, 1)
+    client.advertise_keys()
+    data = dump_client(client)
+    assert data.endswith(client.save_state())  # the supported API, behind our header
+    later = MaskingConfig(client_ids=(0, 1, 2), threshold=2, vector_length=4, round_number=2)
+    for other_config, other_id in ((later, 1), (config, 2)):
+        with pytest.raises(ClientStateError):
+            load_client(data, other_config, other_id)
+
+
 def test_dropout_mod_refuses_unknown_stage() -> None:
     with pytest.raises(ValueError, match="unknown stage"):
         dropout_mod({1: {0: "teleport"}})
