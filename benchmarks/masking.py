@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -343,8 +344,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scaling", action="store_true", help="only the per-client scaling table over n"
     )
+    parser.add_argument(
+        "--flower-round",
+        action="store_true",
+        help="only the whole-round comparison on Flower's simulation engine: our workflow vs "
+        "Flower's SecAggPlusWorkflow, same n, d and dropouts (benchmarks/flower_round.py)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
+    if args.flower_round:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import flower_round
+
+        return int(
+            flower_round.main([*(["--quick"] if quick else []), *(["--json"] if args.json else [])])
+        )
     if args.scaling:
         sizes = (100, 300, 1000) if quick else (100, 1000, 3000)
         scaling = [bench_scaling(n, d=16, cold_clients=10 if quick else 30) for n in sizes]
