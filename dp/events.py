@@ -52,6 +52,15 @@ def _positive_real(name: str, value: object) -> float:
     return result
 
 
+def _sensitivities(l1: object, l2: object) -> tuple[float, float]:
+    """Validate an (L1, L2) sensitivity pair: both > 0 and L2 <= L1, as for any integer vector."""
+    l1_value = _positive_real("sensitivity_l1", l1)
+    l2_value = _positive_real("sensitivity_l2", l2)
+    if l2_value > l1_value * (1 + 1e-12):
+        raise InvalidArgument("sensitivity_l2 cannot exceed sensitivity_l1")
+    return l1_value, l2_value
+
+
 def _nonnegative_real(name: str, value: object) -> float:
     """Return ``value`` as a finite float >= 0, or raise :class:`InvalidArgument`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -194,10 +203,7 @@ class Skellam(DpEvent):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mu", _positive_real("mu", self.mu))
-        l1 = _positive_real("sensitivity_l1", self.sensitivity_l1)
-        l2 = _positive_real("sensitivity_l2", self.sensitivity_l2)
-        if l2 > l1 * (1 + 1e-12):
-            raise InvalidArgument("sensitivity_l2 cannot exceed sensitivity_l1")
+        l1, l2 = _sensitivities(self.sensitivity_l1, self.sensitivity_l2)
         object.__setattr__(self, "sensitivity_l1", l1)
         object.__setattr__(self, "sensitivity_l2", l2)
 
@@ -240,10 +246,7 @@ class DistributedDiscreteGaussian(DpEvent):
         object.__setattr__(self, "sigma", sigma)
         object.__setattr__(self, "n_min", _positive_int("n_min", self.n_min))
         object.__setattr__(self, "dimension", _positive_int("dimension", self.dimension))
-        l1 = _positive_real("sensitivity_l1", self.sensitivity_l1)
-        l2 = _positive_real("sensitivity_l2", self.sensitivity_l2)
-        if l2 > l1 * (1 + 1e-12):
-            raise InvalidArgument("sensitivity_l2 cannot exceed sensitivity_l1")
+        l1, l2 = _sensitivities(self.sensitivity_l1, self.sensitivity_l2)
         object.__setattr__(self, "sensitivity_l1", l1)
         object.__setattr__(self, "sensitivity_l2", l2)
 
