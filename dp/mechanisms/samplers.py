@@ -1,13 +1,19 @@
 """Exact integer noise samplers: discrete Gaussian, discrete Laplace, Poisson and Skellam.
 
 Every sampler returns ``int64`` numpy arrays drawn *exactly* from the named distribution:
-all randomness comes from :func:`os.urandom` and every random decision is an exact
-Bernoulli trial against a rational probability (see :mod:`dp.mechanisms._bernoulli` for why
-the vectorised fast path is exact). No floating-point inversion is used anywhere, so the
-samplers are immune to the attack of Mironov (2012) on floating-point noise.
+all randomness comes from the kernel CSPRNG (:mod:`dp._rng`) and every random decision is
+an exact comparison of a uniform with a probability known exactly, a rational or
+``exp(-gamma)`` for a rational ``gamma`` (see :mod:`dp.mechanisms._bernoulli` for why the
+vectorised fast path is exact). Floats only propose candidates and bound errors; they never
+decide an outcome, so the samplers are immune to the attack of Mironov (2012) on
+floating-point noise.
 
-* Discrete Laplace and discrete Gaussian: Canonne, Kamath and Steinke, "The Discrete
-  Gaussian for Differential Privacy", NeurIPS 2020, Algorithms 2 and 3.
+* Discrete Laplace: the difference of two exact geometric variables, each the inversion of
+  one uniform (:mod:`dp.mechanisms._geometric`); the law of Canonne, Kamath and Steinke,
+  "The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 2.
+* Discrete Gaussian: their Algorithm 3, a discrete Laplace proposal of scale
+  ``floor(sigma) + 1`` accepted with probability ``exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))``,
+  decided by one exact comparison.
 * Poisson: rejection sampling from a uniform window around the mode with geometric tails,
   where every acceptance probability is a ratio of Poisson masses, hence a rational
   number for a rational mean (Devroye, "Non-Uniform Random Variate Generation", 1986,
@@ -31,9 +37,10 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
-from dp._rng import random_below, random_bits
+from dp._rng import random_below
 from dp.errors import InvalidArgument
 from dp.mechanisms._bernoulli import bernoulli, bernoulli_exp_neg
+from dp.mechanisms._geometric import geometric
 
 __all__ = [
     "RationalLike",
@@ -80,65 +87,35 @@ def _check_size(size: int) -> int:
     return int(size)
 
 
-class _Ratio:
-    """Exact probability ``numer[i] / denom`` (both integers)."""
-
-    __slots__ = ("denom", "numer")
-
-    def __init__(self, numer: NDArray[np.int64], denom: int) -> None:
-        self.numer = numer
-        self.denom = denom
-
-    def __call__(self, i: int) -> Fraction:
-        return Fraction(int(self.numer[i]), self.denom)
-
-
-def _one(_: int) -> Fraction:
-    return Fraction(1)
-
-
-def _geometric_exp_neg_one(count: int) -> NDArray[np.int64]:
-    """Geometric V with P(V >= v) = exp(-v): count successes of Bernoulli(exp(-1))."""
-    v = np.zeros(count, dtype=np.int64)
-    active = np.arange(count)
-    while active.size:
-        ones = np.ones(active.size)
-        success = bernoulli_exp_neg(ones, np.zeros(active.size), _one)
-        active = active[success]
-        v[active] += 1
-    return v
-
-
-def _laplace_candidates(t: int, s: int, count: int) -> NDArray[np.int64]:
-    """One pass of Canonne et al. (2020) Algorithm 2; returns the accepted draws (fewer)."""
-    u = random_below(t, count)
-    approx = u.astype(np.float64) / t
-    keep = bernoulli_exp_neg(approx, approx * (4 * _U), _Ratio(u, t))
-    u = u[keep]
-    x = u + t * _geometric_exp_neg_one(u.size)
-    y = x // s if s != 1 else x
-    negative = random_bits(y.size)
-    valid = ~(negative & (y == 0))
-    signed: NDArray[np.int64] = np.where(negative, -y, y)[valid]
-    return signed
+_BLOCK = 1 << 16
 
 
 def _fill(count: int, draw_batch: Callable[[int], NDArray[np.int64]]) -> NDArray[np.int64]:
+    """Concatenate accepted draws, in blocks that stay in the CPU cache."""
     out = np.empty(count, dtype=np.int64)
     filled = 0
     while filled < count:
         need = count - filled
-        batch = draw_batch(need + need // 2 + 16)
+        batch = draw_batch(min(need + need // 4 + 16, _BLOCK))
         take = min(need, batch.size)
         out[filled : filled + take] = batch[:take]
         filled += take
     return out
 
 
+def _laplace(rate: Fraction, count: int) -> NDArray[np.int64]:
+    """``count`` discrete Laplace draws, ``P(y) ∝ exp(-|y| rate)``: ``G1 - G2``."""
+    geo = geometric(rate)
+    return geo.sample(count) - geo.sample(count)
+
+
 def sample_discrete_laplace(scale: RationalLike, size: int) -> NDArray[np.int64]:
     """Draw from the discrete Laplace distribution, ``P(x) ∝ exp(-|x| / scale)`` on Z.
 
-    Canonne, Kamath and Steinke (2020), Algorithm 2, with ``scale = t / s`` in lowest terms.
+    The difference of two independent exact geometric variables of ratio
+    ``exp(-1 / scale)`` (Inusah and Kozubowski 2006), each drawn by inverting one uniform
+    with exact comparisons (:mod:`dp.mechanisms._geometric`); the law is that of Canonne,
+    Kamath and Steinke (2020), Algorithm 2, at one uniform per geometric.
 
     Args:
         scale: the rational scale, in ``[2**-40, 2**40]``.
@@ -153,10 +130,10 @@ def sample_discrete_laplace(scale: RationalLike, size: int) -> NDArray[np.int64]
     frac = as_fraction(scale, "scale")
     _check_range(frac, "scale", _MIN_SCALE, _MAX_SCALE)
     count = _check_size(size)
-    t, s = frac.numerator, frac.denominator
-    if t > 2**56 or s > 2**62:
+    if frac.numerator > 2**56 or frac.denominator > 2**62:
         raise InvalidArgument("scale has too large a numerator or denominator")
-    return _fill(count, lambda n: _laplace_candidates(t, s, n))
+    rate = 1 / frac
+    return _fill(count, lambda n: _laplace(rate, n))
 
 
 class _GaussianGamma:
@@ -174,7 +151,7 @@ class _GaussianGamma:
 
 
 def _gaussian_candidates(sigma_sq: Fraction, t: int, count: int) -> NDArray[np.int64]:
-    y = _laplace_candidates(t, 1, count)
+    y = _laplace(Fraction(1, t), count)
     center = sigma_sq / t
     center_f = float(center)
     sigma_sq_f = float(sigma_sq)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from dp.errors import InvalidArgument
-from dp.mechanisms import _bernoulli
+from dp.mechanisms import _bernoulli, _exp, _geometric
 from dp.mechanisms.samplers import (
     sample_discrete_gaussian,
     sample_discrete_gaussian_sq,
@@ -119,8 +119,9 @@ def test_samplers_are_symmetric(kind: str, param: float) -> None:
 def test_exact_slow_path_gives_the_same_law(
     monkeypatch: pytest.MonkeyPatch, prefix_bits: int
 ) -> None:
-    """With 1-3 revealed bits most decisions go to the exact rational path."""
+    """With 1-3 revealed bits most decisions go to the exact (rational or decimal) path."""
     monkeypatch.setattr(_bernoulli, "PREFIX_BITS", prefix_bits)
+    monkeypatch.setattr(_geometric, "GEOMETRIC_BITS", prefix_bits)
     n = 6_000
     x = sample_discrete_gaussian(2.5, n)
     assert chi_square_pvalue(x, symmetric_support(30), discrete_gaussian_pmf(6.25)) > ALPHA
@@ -164,12 +165,105 @@ def test_bernoulli_exp_neg_matches_exp() -> None:
 )
 def test_exact_resolution_respects_the_revealed_prefix(prefix: int, p: Fraction) -> None:
     bits = 20
-    result = _bernoulli._resolve_exactly(prefix, bits, p)
+    result = _bernoulli.LazyUniform(prefix, bits).below(p)
     low, high = Fraction(prefix, 2**bits), Fraction(prefix + 1, 2**bits)
     if high <= p:
         assert result is True
     if low >= p:
         assert result is False
+
+
+@given(
+    st.integers(min_value=0, max_value=2**20 - 1),
+    st.fractions(min_value=0, max_value=60, max_denominator=10**6),
+)
+def test_exact_exp_resolution_respects_the_revealed_prefix(prefix: int, gamma: Fraction) -> None:
+    """The slow path decides V < exp(-gamma) on the side the revealed bits already show."""
+    bits = 20
+    result = _bernoulli.LazyUniform(prefix, bits).below(_bernoulli.ExpNeg(gamma))
+    lo, hi = _exp.exp_neg_bounds(gamma, 40)
+    if Fraction(prefix + 1, 2**bits) <= lo:
+        assert result is True
+    if Fraction(prefix, 2**bits) >= hi:
+        assert result is False
+
+
+@given(
+    st.integers(min_value=0, max_value=7),
+    st.fractions(min_value=0, max_value=5, max_denominator=1000),
+    st.fractions(min_value=0, max_value=5, max_denominator=1000),
+)
+def test_one_lazy_uniform_answers_consistently(prefix: int, g1: Fraction, g2: Fraction) -> None:
+    """Comparisons of one uniform with two thresholds agree with their order."""
+    uniform = _bernoulli.LazyUniform(prefix, 3)
+    small, large = sorted((g1, g2))  # exp(-large) <= exp(-small)
+    below_low = uniform.below(_bernoulli.ExpNeg(large))
+    below_high = uniform.below(_bernoulli.ExpNeg(small))
+    assert below_high or not below_low
+    assert uniform.below(Fraction(1)) is True
+    assert uniform.below(Fraction(0)) is False
+
+
+@given(st.floats(min_value=0.0, max_value=699.0))
+def test_float_exp_is_within_its_proven_bound(g: float) -> None:
+    value = float(_exp.exp_neg(np.array([g]))[0])
+    lo, hi = _exp.exp_neg_bounds(Fraction(g), 40)
+    slack = Fraction(_exp.EXP_REL_ERR) * hi + Fraction(_exp.EXP_ABS_ERR)
+    assert lo - slack <= Fraction(value) <= hi + slack
+
+
+def test_float_exp_underflows_to_the_absolute_floor() -> None:
+    values = _exp.exp_neg(np.array([700.0, 1e4, 1e300]))
+    assert np.all(values == 0.0)
+    assert math.exp(-700) < _exp.EXP_ABS_ERR
+
+
+@given(
+    st.fractions(min_value=0, max_value=10**6, max_denominator=10**9),
+    st.integers(min_value=12, max_value=80),
+)
+def test_decimal_exp_bounds_enclose_and_tighten(gamma: Fraction, digits: int) -> None:
+    lo, hi = _exp.exp_neg_bounds(gamma, digits)
+    lo2, hi2 = _exp.exp_neg_bounds(gamma, 2 * digits)
+    assert 0 <= lo <= hi <= 1
+    # Both enclose the same number, so they intersect; the finer one is narrower.
+    assert lo2 <= hi
+    assert lo <= hi2
+    assert hi2 - lo2 <= hi - lo
+    reference = Fraction(math.exp(-float(gamma)))
+    if gamma < 700:
+        assert lo * (1 - Fraction(1, 10**12)) <= reference <= hi * (1 + Fraction(1, 10**12))
+
+
+@pytest.mark.parametrize("rate", [Fraction(1, 3), Fraction(5, 2), Fraction(1, 40), Fraction(7)])
+def test_geometric_matches_exact_pmf(rate: Fraction) -> None:
+    x = _geometric.geometric(rate).sample(N)
+    q = math.exp(-float(rate))
+    support = np.arange(0, int(40 / float(rate)) + 2)
+    assert chi_square_pvalue(x, support, lambda k: (1 - q) * q**k) > ALPHA
+
+
+def test_geometric_of_tiny_rate_splits_into_blocks() -> None:
+    """Below 2**-20 the draw is block * A + B; its law is still geometric."""
+    rate = Fraction(1, 2**23)
+    x = _geometric.geometric(rate).sample(N)
+    scale = float(1 / rate)
+    # G / scale is exponential(1) to within 2**-23; test the continuous law and the
+    # residues modulo the block, which must be spread evenly (no block artefacts).
+    assert stats.kstest(x / scale, "expon").pvalue > ALPHA
+    block = _geometric.geometric(rate).block
+    residues = np.bincount(x % block * 8 // block, minlength=8)
+    assert stats.chisquare(residues).pvalue > ALPHA
+
+
+@pytest.mark.parametrize("bits", [1, 2, 5])
+def test_geometric_slow_path_matches_exact_pmf(monkeypatch: pytest.MonkeyPatch, bits: int) -> None:
+    """With few revealed bits nearly every draw takes the exact decimal path."""
+    monkeypatch.setattr(_geometric, "GEOMETRIC_BITS", bits)
+    rate = Fraction(2, 3)
+    x = _geometric.geometric(rate).sample(8_000)
+    q = math.exp(-float(rate))
+    assert chi_square_pvalue(x, np.arange(0, 70), lambda k: (1 - q) * q**k) > ALPHA
 
 
 @pytest.mark.parametrize(
