@@ -10,10 +10,10 @@ per rate with a proven error (:mod:`dp.mechanisms._exp`). Comparisons whose floa
 cannot decide them go to :class:`~dp.mechanisms._bernoulli.LazyUniform`, which reveals
 further bits of the same ``V``, so the law is exactly geometric.
 
-The difference of two independent such variables is the discrete Laplace law
-``P(y) ∝ exp(-|y| rate)`` (Inusah and Kozubowski, "A discrete analogue of the Laplace
-distribution", J. Stat. Plann. Inference 136, 2006), the proposal of the discrete Gaussian
-sampler of Canonne, Kamath and Steinke (2020, Algorithm 3).
+With a fair sign (and "minus zero" rejected) it gives the discrete Laplace law
+``P(y) ∝ exp(-|y| rate)``, the proposal of the discrete Gaussian sampler of Canonne, Kamath
+and Steinke (2020, Algorithms 2 and 3); their Algorithm 2 builds the same geometric from
+``1 + 1/(1 - e^-1)`` Bernoulli trials on average where this takes one uniform.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ vectorised fast path is exact). Floats only propose candidates and bound errors;
 decide an outcome, so the samplers are immune to the attack of Mironov (2012) on
 floating-point noise.
 
-* Discrete Laplace: the difference of two exact geometric variables, each the inversion of
-  one uniform (:mod:`dp.mechanisms._geometric`); the law of Canonne, Kamath and Steinke,
-  "The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 2.
+* Discrete Laplace: Canonne, Kamath and Steinke, "The Discrete Gaussian for Differential
+  Privacy", NeurIPS 2020, Algorithm 2, with the geometric magnitude drawn by inverting one
+  uniform with exact comparisons (:mod:`dp.mechanisms._geometric`).
 * Discrete Gaussian: their Algorithm 3, a discrete Laplace proposal of scale
   ``floor(sigma) + 1`` accepted with probability ``exp(-(|y| - sigma^2/t)^2 / (2 sigma^2))``,
   decided by one exact comparison.
@@ -37,7 +37,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
-from dp._rng import random_below
+from dp._rng import random_below, random_bits
 from dp.errors import InvalidArgument
 from dp.mechanisms._bernoulli import bernoulli, bernoulli_exp_neg
 from dp.mechanisms._geometric import geometric
@@ -104,18 +104,24 @@ def _fill(count: int, draw_batch: Callable[[int], NDArray[np.int64]]) -> NDArray
 
 
 def _laplace(rate: Fraction, count: int) -> NDArray[np.int64]:
-    """``count`` discrete Laplace draws, ``P(y) ∝ exp(-|y| rate)``: ``G1 - G2``."""
-    geo = geometric(rate)
-    return geo.sample(count) - geo.sample(count)
+    """Up to ``count`` discrete Laplace draws, ``P(y) ∝ exp(-|y| rate)`` (fewer returned).
+
+    A geometric magnitude and a fair sign, rejecting "minus zero" so that zero is not
+    counted twice: Canonne, Kamath and Steinke (2020), the last steps of Algorithm 2.
+    """
+    magnitude = geometric(rate).sample(count)
+    negative = random_bits(count)
+    keep = ~(negative & (magnitude == 0))
+    signed: NDArray[np.int64] = np.where(negative, -magnitude, magnitude)[keep]
+    return signed
 
 
 def sample_discrete_laplace(scale: RationalLike, size: int) -> NDArray[np.int64]:
     """Draw from the discrete Laplace distribution, ``P(x) ∝ exp(-|x| / scale)`` on Z.
 
-    The difference of two independent exact geometric variables of ratio
-    ``exp(-1 / scale)`` (Inusah and Kozubowski 2006), each drawn by inverting one uniform
-    with exact comparisons (:mod:`dp.mechanisms._geometric`); the law is that of Canonne,
-    Kamath and Steinke (2020), Algorithm 2, at one uniform per geometric.
+    Canonne, Kamath and Steinke (2020), Algorithm 2: a geometric magnitude of ratio
+    ``exp(-1 / scale)``, drawn by inverting one uniform with exact comparisons
+    (:mod:`dp.mechanisms._geometric`), and a fair sign, rejecting "minus zero".
 
     Args:
         scale: the rational scale, in ``[2**-40, 2**40]``.
