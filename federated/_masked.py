@@ -140,9 +140,13 @@ class MaskingAggregator:
                 adverts = replies(
                     Stage.ADVERTISE_KEYS, lambda c: clients[c].advertise_keys(), cohort
                 )
-                roster = server.masking_collect_keys(adverts)
+                rosters = server.masking_collect_keys(adverts)
             with timer.stage("share_keys"):
-                shares = replies(Stage.SHARE_KEYS, lambda c: clients[c].share_keys(roster), cohort)
+                shares = replies(
+                    Stage.SHARE_KEYS,
+                    lambda c: clients[c].share_keys(rosters[c]),
+                    [c for c in cohort if c in rosters],
+                )
                 bundles = server.masking_collect_shares(shares)
             with timer.stage("masked_input"):
                 masked = replies(
@@ -165,14 +169,14 @@ class MaskingAggregator:
             with timer.stage("consistency_check"):
                 responses = replies(
                     Stage.CONSISTENCY_CHECK,
-                    lambda c: clients[c].consistency_check(request),
+                    lambda c: clients[c].consistency_check(server.masking_consistency_request(c)),
                     request.survivors,
                 )
-                unmask_request = server.masking_collect_consistency(responses)
+                server.masking_collect_consistency(responses)
             with timer.stage("unmask"):
                 unmasks = replies(
                     Stage.UNMASK,
-                    lambda c: clients[c].unmask(unmask_request),
+                    lambda c: clients[c].unmask(server.masking_unmask_request(c)),
                     [r.client_id for r in responses],
                 )
                 result = server.masking_collect_unmask(unmasks)

@@ -25,9 +25,9 @@ from secagg.masking import (
     AdvertiseKeys,
     ConsistencyRequest,
     ConsistencyResponse,
-    KeyRoster,
     MaskedInput,
     MaskingConfig,
+    RosterViews,
     RoundResult,
     ShareBundle,
     ShareKeys,
@@ -114,8 +114,8 @@ class AggregationServer:
             raise InvalidArgument("no masking round in progress; call masking_begin first")
         return self._masking
 
-    def masking_collect_keys(self, adverts: Sequence[AdvertiseKeys]) -> KeyRoster:
-        """Round 0: the clients' public keys in, the roster out."""
+    def masking_collect_keys(self, adverts: Sequence[AdvertiseKeys]) -> RosterViews:
+        """Round 0: the clients' public keys in, each client's slice of the roster out."""
         for item in adverts:
             self._admit(item, (AdvertiseKeys,), "AdvertiseKeys")
         return self._masking_server().collect_keys(adverts)
@@ -137,6 +137,14 @@ class AggregationServer:
         for item in messages:
             self._admit(item, (ConsistencyResponse,), "ConsistencyResponse")
         return self._masking_server().collect_consistency(messages)
+
+    def masking_consistency_request(self, client_id: int) -> ConsistencyRequest:
+        """Round 3 request for one client (its neighbourhood's survivors when unsigned)."""
+        return self._masking_server().consistency_request_for(client_id)
+
+    def masking_unmask_request(self, client_id: int) -> UnmaskRequest:
+        """Round 4 request for one client (its neighbourhood's part when unsigned)."""
+        return self._masking_server().unmask_request_for(client_id)
 
     def masking_collect_unmask(self, messages: Sequence[UnmaskResponse]) -> RoundResult:
         """Round 4: one share per neighbour in, the sum mod 2^B of the survivors out."""

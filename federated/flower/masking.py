@@ -254,12 +254,15 @@ class MaskingRound:
             self._accept("advertise_keys", node, body)
             adverts.append(advert)
         self.roster = self.server.collect_keys(adverts)
-        return tuple(a.client_id for a in self.roster.adverts)
+        return tuple(self.roster)
 
     def share_keys(self, active: Sequence[int]) -> tuple[int, ...]:
-        """Round 1: broadcast the roster; collect encrypted shares. Returns ids with bundles."""
-        body = self.roster.to_bytes()
-        requests = {self.node_of[c]: self._request("share_keys", body).to_content() for c in active}
+        """Round 1: send each client its roster slice; collect shares. Returns ids with bundles."""
+        requests = {
+            self.node_of[c]: self._request("share_keys", self.roster[c].to_bytes()).to_content()
+            for c in active
+            if c in self.roster
+        }
         messages: list[ShareKeys] = []
         for node, reply in self._send("share_keys", requests).items():
             try:
@@ -330,12 +333,12 @@ class MaskingRound:
         return tuple(m.client_id for m in messages)
 
     def consistency_requests(self, survivors: Sequence[int]) -> dict[int, ConsistencyRequest]:
-        """The survivor list each survivor receives (the same for all)."""
-        return dict.fromkeys(survivors, self.consistency_request)
+        """The survivor list each survivor receives (its neighbourhood's part when unsigned)."""
+        return {cid: self.server.consistency_request_for(cid) for cid in survivors}
 
     def unmask_requests(self, answering: Sequence[int]) -> dict[int, UnmaskRequest]:
-        """The unmask request each answering client receives (the same for all)."""
-        return dict.fromkeys(answering, self.unmask_request)
+        """The unmask request each answering client receives (its neighbourhood's part)."""
+        return {cid: self.server.unmask_request_for(cid) for cid in answering}
 
     def unmask(self, answering: Sequence[int]) -> NDArray[np.uint64]:
         """Round 4: ask for shares; rebuild masks; return the sum mod ``2^B``."""

@@ -12,10 +12,10 @@ Call sequence (one method per round; messages are frozen dataclasses with
     server = Server(config)
     clients = {i: Client(config, i) for i in config.client_ids}
 
-    # Round 0, AdvertiseKeys: each client -> server; server -> every client
-    roster = server.collect_keys([c.advertise_keys() for c in clients.values()])
+    # Round 0, AdvertiseKeys: each client -> server; server -> each client its roster slice
+    rosters = server.collect_keys([c.advertise_keys() for c in clients.values()])
     # Round 1, ShareKeys: each client -> server; server -> each client its own bundle
-    bundles = server.collect_shares([c.share_keys(roster) for c in clients.values()])
+    bundles = server.collect_shares([clients[i].share_keys(rosters[i]) for i in rosters])
     # Round 2, MaskedInput: only clients that got a bundle; server -> every survivor
     request = server.collect_masked_inputs(
         [clients[i].masked_input(bundles[i], x[i]) for i in bundles])
@@ -26,6 +26,10 @@ Call sequence (one method per round; messages are frozen dataclasses with
     result = server.collect_unmask([clients[i].unmask(unmask) for i in request.survivors])
     result.sum        # uint64 array: sum mod 2^B of the inputs of result.survivors
     result.survivors  # ids whose input is in the sum
+
+The server commits to the roster with an RFC 9162 Merkle tree and sends each client only its
+slice (its neighbours' adverts with inclusion proofs), so a client's work and received bytes
+are ``O(k log n)`` for SecAgg+ (see :mod:`secagg.masking._roster`).
 
 A client can leave memory between rounds: ``data = client.save_state()`` and
 ``Client.load_state(data, config, client_id)`` (versioned bytes holding round secrets).
@@ -47,11 +51,13 @@ from secagg.masking._messages import (
     EncryptedShare,
     KeyRoster,
     MaskedInput,
+    RosterEntry,
     ShareBundle,
     ShareKeys,
     UnmaskRequest,
     UnmaskResponse,
 )
+from secagg.masking._roster import RosterViews
 from secagg.masking._server import RoundResult, Server
 from secagg.masking._simulate import run_round, simulate_round
 
@@ -66,6 +72,8 @@ __all__ = [
     "run_round",
     "AdvertiseKeys",
     "KeyRoster",
+    "RosterEntry",
+    "RosterViews",
     "EncryptedShare",
     "ShareKeys",
     "ShareBundle",

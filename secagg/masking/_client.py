@@ -53,8 +53,8 @@ from secagg.masking._prg import add_prgs
 from secagg.masking._roster import (
     RoundKeys,
     advert_payload,
-    build_round_keys,
     check_signature,
+    client_round_keys,
     consistency_payload,
 )
 from secagg.masking._state import dump_client, load_client
@@ -203,31 +203,39 @@ class Client:
 
     def advertise_keys(self) -> AdvertiseKeys:
         """Round 0: publish two fresh X25519 public keys (signed when configured)."""
+        return self._run(Stage.ADVERTISE_KEYS, self.own_advert)
 
-        def step() -> AdvertiseKeys:
-            advert = AdvertiseKeys(
-                self.client_id,
-                self.config.digest(),
-                raw_public(self._share_key),
-                raw_public(self._mask_key),
-            )
-            if self._signing_key is None:
-                return advert
-            signature = self._signing_key.sign(advert_payload(advert))
-            return AdvertiseKeys(
-                advert.client_id,
-                advert.config_digest,
-                advert.share_public_key,
-                advert.mask_public_key,
-                signature,
-            )
+    def own_advert(self) -> AdvertiseKeys:
+        """This client's advertisement of its round keys, as sent in round 0.
 
-        return self._run(Stage.ADVERTISE_KEYS, step)
+        Ed25519 signatures are deterministic, so it is the same every time: the roster
+        must hold exactly this.
+        """
+        advert = AdvertiseKeys(
+            self.client_id,
+            self.config.digest(),
+            raw_public(self._share_key),
+            raw_public(self._mask_key),
+        )
+        if self._signing_key is None:
+            return advert
+        signature = self._signing_key.sign(advert_payload(advert))
+        return AdvertiseKeys(
+            advert.client_id,
+            advert.config_digest,
+            advert.share_public_key,
+            advert.mask_public_key,
+            signature,
+        )
 
     # -- round 1 ----------------------------------------------------------------------------
 
     def share_keys(self, roster: KeyRoster) -> ShareKeys:
-        """Round 1: check the roster, then Shamir-share the self-mask seed and the mask key.
+        """Round 1: check the roster slice, then Shamir-share the self-mask seed and mask key.
+
+        ``roster`` is this client's slice of the committed roster (its own advert, its
+        neighbours' and the two adjacent in id order, with RFC 9162 inclusion proofs); see
+        :func:`~secagg.masking._roster.client_round_keys` for every check.
 
         Each neighbour receives one AES-GCM ciphertext holding its share of both secrets,
         under a key agreed from the share-encryption key pair, with the session id,
@@ -238,19 +246,9 @@ class Client:
     def _share_keys(self, roster: KeyRoster) -> ShareKeys:
         if not isinstance(roster, KeyRoster):
             raise ProtocolAbort("expected a KeyRoster")
-        keys = build_round_keys(
-            self.config,
-            roster,
-            error=ProtocolAbort,
-            too_few=TooFewSurvivors,
-            verify_for=self.client_id,
+        keys = client_round_keys(
+            self.config, roster, self.own_advert(), error=ProtocolAbort, too_few=TooFewSurvivors
         )
-        mine = keys.adverts.get(self.client_id)
-        if mine is None or (mine.share_public_key, mine.mask_public_key) != (
-            raw_public(self._share_key),
-            raw_public(self._mask_key),
-        ):
-            raise ProtocolAbort("the roster does not hold this client's own keys")
         self._keys = keys
         session = keys.session_id
         holders = sorted(keys.neighbourhood(self.client_id))
@@ -377,7 +375,7 @@ class Client:
         alive = set(survivors)
         if len(alive) != len(survivors):
             raise ProtocolAbort("the survivor list repeats an id")
-        if not alive.issubset(keys.adverts):
+        if not all(map(self.config.has_client, alive)):
             raise ProtocolAbort("the survivor list names an unknown client")
         if self.client_id not in alive:
             raise ProtocolAbort("the survivor list omits this client")
@@ -417,7 +415,7 @@ class Client:
         alive = set(survivors)
         if not dead.isdisjoint(alive):
             raise ProtocolAbort("an id is listed both alive and dropped")
-        if not dead.issubset(keys.adverts):
+        if not all(map(self.config.has_client, dead)):
             raise ProtocolAbort("the dropped list names an unknown client")
         mine = keys.neighbours_of(self.client_id)
         dead_neighbours = dead & mine
@@ -454,12 +452,18 @@ class Client:
         signatures: tuple[tuple[int, bytes], ...],
     ) -> None:
         payload = consistency_payload(keys.session_id, survivors)
+        alive = set(survivors)
+        listed = [signer for signer, _ in signatures]
+        if len(set(listed)) != len(listed):
+            raise ProtocolAbort("a consistency signature is repeated")
+        if not alive.issuperset(listed):
+            raise ProtocolAbort("a consistency signature comes from a non-survivor")
+        # Verify until enough distinct signers are proven (n // 2 + 1 of them, not all n):
+        # the acceptance rule is unchanged, and any invalid one seen still aborts.
         signers: set[int] = set()
         for signer, signature in signatures:
-            if signer in signers:
-                raise ProtocolAbort("a consistency signature is repeated")
-            if signer not in survivors:
-                raise ProtocolAbort("a consistency signature comes from a non-survivor")
+            if len(signers) >= keys.signatures_needed:
+                break
             if not check_signature(self.config, signer, signature, payload):
                 raise ProtocolAbort(f"the consistency signature of {signer} is invalid")
             signers.add(signer)

@@ -70,6 +70,7 @@ class MaskingConfig:
     _verify_keys_by_id: dict[int, bytes] | None = field(
         init=False, repr=False, compare=False, default=None
     )
+    _id_set: frozenset[int] = field(init=False, repr=False, compare=False, default=frozenset())
 
     def __post_init__(self) -> None:
         ids = self.client_ids
@@ -78,8 +79,10 @@ class MaskingConfig:
         for cid in ids:
             if isinstance(cid, bool) or not isinstance(cid, int) or not 0 <= cid <= MAX_CLIENT_ID:
                 raise InvalidArgument(f"client id {cid!r} is not an int in [0, 2^31 - 1]")
-        if len(set(ids)) != len(ids):
+        id_set = frozenset(ids)
+        if len(id_set) != len(ids):
             raise InvalidArgument("client_ids contains a duplicated id")
+        object.__setattr__(self, "_id_set", id_set)
         _check_int("vector_length", self.vector_length, 1, 2**40)
         _check_int("modulus_bits", self.modulus_bits, 1, MAX_MODULUS_BITS)
         _check_int("round_number", self.round_number, 0, 2**63 - 1)
@@ -115,6 +118,10 @@ class MaskingConfig:
         if self.neighbours is None:
             return n
         return min(self.neighbours, n - 1) + 1
+
+    def has_client(self, client_id: object) -> bool:
+        """Whether ``client_id`` is one of ``client_ids`` (a set lookup)."""
+        return client_id in self._id_set
 
     @property
     def signed(self) -> bool:

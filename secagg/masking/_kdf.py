@@ -1,15 +1,15 @@
 """Key derivation: session id, and one HKDF-SHA256 key per (pair, round, purpose).
 
-The session id is SHA-256 over the configuration digest (which holds the round number) and
-every advertised ``(client id, public keys)``, as in Bonawitz et al. (CCS 2017, section 6.2);
-every HKDF call uses it as salt, so keys of one round never serve in another.
+The session id is SHA-256 over the configuration digest (which holds the round number), the
+roster size and the Merkle root of every advertisement (RFC 9162), so it binds every
+advertised key as in Bonawitz et al. (CCS 2017, section 6.2); every HKDF call uses it as
+salt, so keys of one round never serve in another.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -21,17 +21,22 @@ __all__ = [
     "self_mask_key",
     "share_encryption_key",
     "commit_self_mask_seed",
-    "graph_order",
 ]
 
-_SESSION_DOMAIN = b"fedcrypt/secagg-masking/session/v1"
+_SESSION_DOMAIN = b"fedcrypt/secagg-masking/session/v2"
 
 
-def session_id(config_digest: bytes, adverts: Iterable[tuple[int, bytes, bytes]]) -> bytes:
-    """SHA-256 binding the configuration and every ``(id, share key, mask key)`` in id order."""
+def session_id(config_digest: bytes, size: int, root: bytes) -> bytes:
+    """SHA-256 binding the configuration and the committed roster (``n`` adverts, root).
+
+    ``root`` is the RFC 9162 Merkle Tree Hash of the ``size`` serialized adverts in id
+    order, so the session id binds every advertised key (Bonawitz et al. 2017, section 6.2)
+    while a client needs only its own slice of the roster to derive it.
+    """
     h = hashlib.sha256(_SESSION_DOMAIN)
     h.update(config_digest)
-    h.update(b"".join(cid.to_bytes(4, "big") + spk + mpk for cid, spk, mpk in sorted(adverts)))
+    h.update(struct.pack(">Q", size))
+    h.update(root)
     return h.digest()
 
 
@@ -61,15 +66,3 @@ def commit_self_mask_seed(seed: bytes, session: bytes, owner: int) -> bytes:
     return hashlib.sha256(
         b"fedcrypt/secagg-masking/seed-commitment/v1" + session + struct.pack(">I", owner) + seed
     ).digest()
-
-
-def graph_order(session: bytes, client_ids: Iterable[int]) -> list[int]:
-    """The clients sorted by ``SHA-256(domain, session id, id)``: a ring order nobody chose."""
-    prefix = hashlib.sha256(b"fedcrypt/secagg-masking/graph/v1" + session)
-
-    def rank(client_id: int) -> bytes:
-        h = prefix.copy()
-        h.update(client_id.to_bytes(4, "big"))
-        return h.digest()
-
-    return sorted(client_ids, key=rank)

@@ -10,17 +10,20 @@ receiving party validates content (membership, lengths, ranges) either way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
 
 from secagg.errors import DeserializationError, InvalidArgument
+from secagg.masking._merkle import HASH_BYTES, inclusion_path_length
 from secagg.masking._shamir import SHARE_BYTES
 from secagg.masking._wire import Reader, Writer
 
 __all__ = [
     "AdvertiseKeys",
     "KeyRoster",
+    "RosterEntry",
     "EncryptedShare",
     "ShareKeys",
     "ShareBundle",
@@ -34,6 +37,7 @@ __all__ = [
 KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 SESSION_BYTES = 32
+MAX_ROSTER_SIZE = 2**31
 _SIGNATURE_SIZES = (0, SIGNATURE_BYTES)
 _DTYPES: dict[int, np.dtype[np.unsignedinteger]] = {
     2: np.dtype("<u2"),
@@ -136,33 +140,113 @@ class AdvertiseKeys:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyRoster:
-    """Round 0 result, server to every client: all the advertisements it received."""
+class RosterEntry:
+    """One advertisement of the committed roster, with its leaf index and inclusion proof.
 
-    adverts: tuple[AdvertiseKeys, ...]
-    _KIND = _K_ROSTER
+    ``proof`` is the RFC 9162 (section 2.1.3) audit path of leaf ``index`` in the tree of
+    all adverts; it is empty when the message carries the whole roster (complete graph).
+    """
+
+    index: int
+    advert: AdvertiseKeys
+    proof: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.adverts, tuple) or not all(
-            isinstance(a, AdvertiseKeys) for a in self.adverts
-        ):
-            raise InvalidArgument("adverts must be a tuple of AdvertiseKeys")
+        _need_id("index", self.index)
+        if not isinstance(self.advert, AdvertiseKeys):
+            raise InvalidArgument("advert must be an AdvertiseKeys")
+        if not isinstance(self.proof, tuple):
+            raise InvalidArgument("proof must be a tuple of 32-byte hashes")
+        for node in self.proof:
+            _need_bytes("proof", node, (HASH_BYTES,))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRoster:
+    """Round 0 result, server to one client: its slice of the committed roster (version 2).
+
+    The server sorts all ``size`` adverts by client id and commits to them with an RFC 9162
+    Merkle tree of root ``root``. A client receives the entries it needs, each with its
+    inclusion proof: its own, its SecAgg+ neighbours' and the two adjacent in id order
+    (``O(k log n)`` bytes); for the complete graph (or ``size <= 2``), every entry in leaf
+    order without proofs, from which it recomputes the root (``O(n)``, as SecAgg needs).
+    """
+
+    size: int
+    root: bytes
+    entries: tuple[RosterEntry, ...]
+    _KIND = _K_ROSTER
+    _VERSION = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int):
+            raise InvalidArgument("size must be an int")
+        if not 1 <= self.size <= MAX_ROSTER_SIZE:
+            raise InvalidArgument(f"size must be in [1, {MAX_ROSTER_SIZE}]")
+        _need_bytes("root", self.root, (HASH_BYTES,))
+        entries = self.entries
+        if not isinstance(entries, tuple) or not all(isinstance(e, RosterEntry) for e in entries):
+            raise InvalidArgument("entries must be a tuple of RosterEntry")
+        if not entries:
+            raise InvalidArgument("a roster slice holds at least the receiver's own entry")
+        indices = [e.index for e in entries]
+        if any(b <= a for a, b in pairwise(indices)):
+            raise InvalidArgument("roster entries must be in strictly increasing leaf order")
+        if indices[-1] >= self.size:
+            raise InvalidArgument("a roster entry's leaf index is outside the tree")
+        if self.whole:
+            return
+        for entry in entries:
+            if len(entry.proof) != inclusion_path_length(entry.index, self.size):
+                raise InvalidArgument(
+                    f"the inclusion proof of leaf {entry.index} does not have the RFC 9162 "
+                    f"length for a tree of {self.size}"
+                )
+
+    @property
+    def whole(self) -> bool:
+        """Whether this is the whole roster without proofs (every leaf, in order)."""
+        return len(self.entries) == self.size and all(not e.proof for e in self.entries)
 
     def to_bytes(self) -> bytes:
         """Versioned encoding."""
-        w = Writer(self._KIND)
-        w.u32(len(self.adverts))
-        for advert in self.adverts:
-            w.blob(advert.to_bytes())
+        w = Writer(self._KIND, self._VERSION)
+        w.u32(self.size)
+        w.fixed(self.root)
+        w.u32(len(self.entries))
+        for entry in self.entries:
+            w.u32(entry.index)
+            w.blob(entry.advert.to_bytes())
+            w.u32(len(entry.proof))
+            w.fixed(b"".join(entry.proof))
         return w.finish()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> KeyRoster:
-        """Parse and validate :meth:`to_bytes` output."""
-        r = Reader(data, cls._KIND)
-        adverts = tuple(AdvertiseKeys.from_bytes(r.blob()) for _ in range(r.count()))
+        """Parse and validate :meth:`to_bytes` output (lengths, ranges, proof lengths)."""
+        r = Reader(data, cls._KIND, cls._VERSION)
+        size, root = r.u32(), r.fixed(HASH_BYTES)
+        if not 1 <= size <= MAX_ROSTER_SIZE:
+            raise DeserializationError(f"roster size {size} out of range")
+        count = r.count()
+        if count > size:
+            raise DeserializationError("more roster entries than leaves")
+        entries = []
+        for _ in range(count):
+            index = r.u32()
+            if index >= size:
+                raise DeserializationError(f"leaf index {index} is outside a tree of {size}")
+            advert = AdvertiseKeys.from_bytes(r.blob())
+            depth = r.u32()
+            if depth not in (0, inclusion_path_length(index, size)):
+                raise DeserializationError(f"the proof of leaf {index} has the wrong length")
+            proof = tuple(r.fixed(HASH_BYTES) for _ in range(depth))
+            entries.append(RosterEntry(index, advert, proof))
         r.done()
-        return cls(adverts)
+        try:
+            return cls(size, root, tuple(entries))
+        except InvalidArgument as exc:
+            raise DeserializationError(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ from secagg.masking._messages import (
     ConsistencyRequest,
     ConsistencyResponse,
     EncryptedShare,
-    KeyRoster,
     MaskedInput,
     ShareBundle,
     ShareKeys,
@@ -39,10 +38,11 @@ from secagg.masking._messages import (
 )
 from secagg.masking._prg import add_prgs, word_dtype
 from secagg.masking._roster import (
+    RosterViews,
     RoundKeys,
     advert_payload,
-    build_round_keys,
     check_signature,
+    commit_roster,
     consistency_payload,
 )
 
@@ -96,6 +96,7 @@ class Server:
         self._u3: tuple[int, ...] = ()
         self._u4: frozenset[int] = frozenset()
         self._weights: dict[tuple[int, ...], list[int]] = {}
+        self._unmask_request: UnmaskRequest | None = None
 
     @property
     def session_id(self) -> bytes:
@@ -132,24 +133,29 @@ class Server:
 
     # -- round 0 ----------------------------------------------------------------------------
 
-    def collect_keys(self, adverts: Iterable[AdvertiseKeys]) -> KeyRoster:
-        """Round 0: validate the advertisements and return the roster broadcast to all."""
+    def collect_keys(self, adverts: Iterable[AdvertiseKeys]) -> RosterViews:
+        """Round 0: validate the advertisements and commit to the roster.
+
+        Returns the per-client slices to send (a mapping from each id in the roster to its
+        :class:`~secagg.masking.KeyRoster`): the Merkle root of all adverts and, for each
+        client, the entries and inclusion proofs it needs (``O(k log n)`` bytes each).
+        """
         self._enter(Stage.ADVERTISE_KEYS)
         items = tuple(adverts)
         if not all(isinstance(a, AdvertiseKeys) for a in items):
             raise ProtocolError("expected AdvertiseKeys messages")
         if not self.strict:
             items = self._screen_adverts(items)
-        roster = KeyRoster(tuple(sorted(items, key=lambda a: a.client_id)))
         try:
-            self._keys = build_round_keys(
-                self.config, roster, error=ProtocolError, too_few=InsufficientShares
+            views = commit_roster(
+                self.config, items, error=ProtocolError, too_few=InsufficientShares
             )
         except SecAggError:
             self._fail()
             raise
+        self._keys = views.round_keys
         self._advance(Stage.ADVERTISE_KEYS)
-        return roster
+        return views
 
     def _screen_adverts(self, items: tuple[AdvertiseKeys, ...]) -> tuple[AdvertiseKeys, ...]:
         cfg = self.config
@@ -160,7 +166,7 @@ class Server:
             cid = advert.client_id
             own = {advert.share_public_key, advert.mask_public_key}
             reason = None
-            if cid not in cfg.client_ids:
+            if not cfg.has_client(cid):
                 reason = f"advertisement from unknown client {cid}"
             elif cid in kept:
                 reason = f"second advertisement from {cid}"
@@ -319,7 +325,47 @@ class Server:
         dropped = tuple(sorted(self._u2 - set(self._u3)))
         signed = tuple(sorted(signatures.items())) if cfg.signed else ()
         self._advance(Stage.CONSISTENCY_CHECK)
-        return UnmaskRequest(self.session_id, self._u3, dropped, signed)
+        self._unmask_request = UnmaskRequest(self.session_id, self._u3, dropped, signed)
+        return self._unmask_request
+
+    # -- per-client requests (rounds 3 and 4) -----------------------------------------------
+
+    def consistency_request_for(self, client_id: int) -> ConsistencyRequest:
+        """The round-3 request to send ``client_id``: ``O(k)`` ids in unsigned rounds.
+
+        A client acts only on its own neighbourhood, so in an unsigned round it receives
+        ``U_3`` restricted to its neighbourhood (Bell et al. 2020, section 3: each client
+        talks to its ``k`` neighbours only). In a signed round every client must sign the
+        same, whole list (two lists cannot then both gather a majority of signatures; see
+        :attr:`RoundKeys.signatures_needed`), so it receives the whole ``U_3``.
+        """
+        if self._next not in (Stage.CONSISTENCY_CHECK, Stage.UNMASK) or not self._u3:
+            raise ProtocolError("no survivor list yet: call collect_masked_inputs first")
+        if self.config.signed:
+            return ConsistencyRequest(self.session_id, self._u3)
+        return ConsistencyRequest(self.session_id, self._local(client_id, self._u3))
+
+    def unmask_request_for(self, client_id: int) -> UnmaskRequest:
+        """The round-4 request to send ``client_id``: ``O(k)`` ids in unsigned rounds.
+
+        Unsigned: the survivors of its neighbourhood (the same list as its round-3 request)
+        and its dropped neighbours. Signed: the whole request with every signature.
+        """
+        request = self._unmask_request
+        if request is None:
+            raise ProtocolError("no unmask request yet: call collect_consistency first")
+        if self.config.signed:
+            return request
+        survivors = self._local(client_id, request.survivors)
+        neighbours = self._require_keys().neighbours_of(client_id)
+        dropped = tuple(sorted(neighbours.intersection(request.dropped)))
+        return UnmaskRequest(self.session_id, survivors, dropped)
+
+    def _local(self, client_id: int, ids: tuple[int, ...]) -> tuple[int, ...]:
+        keys = self._require_keys()
+        if client_id not in keys.adverts:
+            raise ProtocolError(f"client {client_id} is not in the roster")
+        return tuple(sorted(keys.neighbourhood(client_id).intersection(ids)))
 
     # -- round 4 ----------------------------------------------------------------------------
 

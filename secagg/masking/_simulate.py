@@ -87,15 +87,25 @@ def run_round(
     for vector in inputs:
         if not isinstance(vector, np.ndarray) or vector.shape != first.shape:
             raise InvalidArgument("all inputs must be 1-D arrays of one length")
-    roster = server.collect_keys(clients[i].advertise_keys() for i in active(Stage.ADVERTISE_KEYS))
-    bundles = server.collect_shares(clients[i].share_keys(roster) for i in active(Stage.SHARE_KEYS))
-    request = server.collect_masked_inputs(
+    rosters = server.collect_keys(clients[i].advertise_keys() for i in active(Stage.ADVERTISE_KEYS))
+    bundles = server.collect_shares(
+        clients[i].share_keys(rosters[i]) for i in active(Stage.SHARE_KEYS)
+    )
+    server.collect_masked_inputs(
         clients[i].masked_input(bundles[i], inputs[i]) for i in active(Stage.MASKED_INPUT)
     )
-    unmask = server.collect_consistency(
-        clients[i].consistency_check(request) for i in active(Stage.CONSISTENCY_CHECK)
+    # Each client gets its own request: its neighbourhood's part in unsigned rounds.
+    survivors = set(server.survivors)
+    server.collect_consistency(
+        clients[i].consistency_check(server.consistency_request_for(i))
+        for i in active(Stage.CONSISTENCY_CHECK)
+        if i in survivors
     )
-    return server.collect_unmask(clients[i].unmask(unmask) for i in active(Stage.UNMASK))
+    return server.collect_unmask(
+        clients[i].unmask(server.unmask_request_for(i))
+        for i in active(Stage.UNMASK)
+        if i in survivors
+    )
 
 
 def simulate_round(

@@ -4,8 +4,9 @@ Some transports run a client's code once per message in a fresh process (Flower'
 serverless functions), so the round state must leave memory between rounds. The encoding
 holds round secrets (the two X25519 private keys, the self-mask seed, Shamir shares): keep it
 on the client's own device only, and erase it when the round ends. It carries the
-configuration digest and is versioned and strictly parsed; the roster is re-validated and
-the session id and graph recomputed on load.
+configuration digest and is versioned and strictly parsed; the client's slice of the
+roster is re-validated (proofs, own advert, neighbourhood) and the session id and graph
+recomputed on load. Version 2: the roster is the client's slice (:class:`KeyRoster` v2).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from secagg.errors import DeserializationError, ProtocolAbort, SecAggError
 from secagg.masking import _shamir
 from secagg.masking._config import MaskingConfig, Stage
 from secagg.masking._messages import KeyRoster
-from secagg.masking._roster import build_round_keys
+from secagg.masking._roster import client_round_keys
 from secagg.masking._wire import Reader, Writer
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["dump_client", "load_client"]
 
 _KIND = 20
+_VERSION = 2
 _NO_STAGE = 255
 _RELEASES = {"seed": 1, "key": 2}
 _RELEASE_NAMES = {code: name for name, code in _RELEASES.items()}
@@ -35,14 +37,14 @@ _RELEASE_NAMES = {code: name for name, code in _RELEASES.items()}
 
 def dump_client(client: Client) -> bytes:
     """The round state of ``client`` as versioned bytes (secret: keep it on the device)."""
-    w = Writer(_KIND)
+    w = Writer(_KIND, _VERSION)
     w.u32(client.client_id)
     w.fixed(client.config.digest())
     stage = client._next
     w.fixed(bytes([_NO_STAGE if stage is None else int(stage), int(client._finished)]))
     w.fixed(client._share_key.private_bytes_raw() + client._mask_key.private_bytes_raw())
     keys = client._keys
-    w.blob(b"" if keys is None else KeyRoster(tuple(keys.adverts.values())).to_bytes())
+    w.blob(b"" if keys is None or keys.view is None else keys.view.to_bytes())
     w.blob(client._seed)
     w.fixed(b"".join(_shamir.encode_element(v) for v in client._own_shares))
     w.u32(len(client._received))
@@ -74,7 +76,7 @@ def load_client(
 ) -> Client:
     """Rebuild the client :func:`dump_client` saved; refuse anything inconsistent."""
     client = cls(config, client_id, signing_key=signing_key)
-    r = Reader(data, _KIND)
+    r = Reader(data, _KIND, _VERSION)
     if r.u32() != client_id:
         raise DeserializationError("the saved state belongs to another client")
     if r.fixed(32) != config.digest():
@@ -113,18 +115,17 @@ def load_client(
     r.done()
     keys = None
     if roster_bytes:
+        client._share_key, client._mask_key = share_key, mask_key
         try:
-            keys = build_round_keys(
+            keys = client_round_keys(
                 config,
                 KeyRoster.from_bytes(roster_bytes),
+                client.own_advert(),
                 error=ProtocolAbort,
                 too_few=ProtocolAbort,
-                verify_for=client_id,
             )
         except SecAggError as exc:
             raise DeserializationError(f"the saved roster no longer validates: {exc}") from exc
-        if client_id not in keys.adverts:
-            raise DeserializationError("the saved roster does not hold this client")
     if has_survivors > 1:
         raise DeserializationError("the saved state has a malformed survivor flag")
     client._next = None if stage_code == _NO_STAGE else Stage(stage_code)

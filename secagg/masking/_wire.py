@@ -1,6 +1,8 @@
 """A small, strict binary codec for protocol messages (no pickle).
 
-Layout: magic ``FCSM``, one version byte, one message-kind byte, then the fields; integers
+Layout: magic ``FCSM``, one version byte (per message kind: a kind whose layout changes gets
+a new version, and the reader accepts only the current one), one message-kind byte, then
+the fields; integers
 are big-endian, byte strings and lists carry a 4-byte length. The reader checks the magic,
 version, kind, every length and that no byte is left over, raising
 :class:`~secagg.errors.DeserializationError` on any mismatch.
@@ -22,8 +24,8 @@ _MAX_ITEMS = 2**24
 class Writer:
     """Accumulates the fields of one message."""
 
-    def __init__(self, kind: int) -> None:
-        self._parts: list[bytes] = [MAGIC, bytes([VERSION, kind])]
+    def __init__(self, kind: int, version: int = VERSION) -> None:
+        self._parts: list[bytes] = [MAGIC, bytes([version, kind])]
 
     def u32(self, value: int) -> None:
         """Append an unsigned 32-bit integer."""
@@ -50,16 +52,18 @@ class Writer:
 class Reader:
     """Parses the fields of one message, checking every length and range."""
 
-    def __init__(self, data: bytes, kind: int) -> None:
+    def __init__(self, data: bytes, kind: int, version: int = VERSION) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise DeserializationError("messages are parsed from bytes")
         self._data = bytes(data)
         self._pos = 0
         if self.fixed(4) != MAGIC:
             raise DeserializationError("not a fedcrypt masking message (bad magic)")
-        version, found = self.fixed(2)
-        if version != VERSION:
-            raise DeserializationError(f"unsupported message version {version}")
+        found_version, found = self.fixed(2)
+        if found_version != version:
+            raise DeserializationError(
+                f"unsupported message version {found_version} (expected {version})"
+            )
         if found != kind:
             raise DeserializationError(f"expected message kind {kind}, found {found}")
 

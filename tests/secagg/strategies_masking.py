@@ -11,15 +11,19 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import strategies as st
 
 from secagg.masking import (
+    AdvertiseKeys,
     Client,
     ConsistencyRequest,
     KeyRoster,
     MaskingConfig,
+    RosterEntry,
+    RosterViews,
     Server,
     ShareBundle,
     Stage,
     UnmaskRequest,
 )
+from secagg.masking.hazmat import MerkleTree, RosterPermutation, session_id
 
 
 @st.composite
@@ -66,21 +70,22 @@ class Round:
     server: Server
     clients: dict[int, Client]
     inputs: dict[int, np.ndarray]
-    roster: KeyRoster | None = None
+    roster: RosterViews | None = None
     bundles: dict[int, ShareBundle] = field(default_factory=dict)
     consistency: ConsistencyRequest | None = None
     unmask_request: UnmaskRequest | None = None
 
-    def keys(self, ids: list[int] | None = None) -> KeyRoster:
+    def keys(self, ids: list[int] | None = None) -> RosterViews:
         chosen = self.clients if ids is None else ids
         self.roster = self.server.collect_keys(self.clients[i].advertise_keys() for i in chosen)
         return self.roster
 
     def shares(self, ids: list[int] | None = None) -> dict[int, ShareBundle]:
         assert self.roster is not None
-        chosen = [a.client_id for a in self.roster.adverts] if ids is None else ids
+        rosters = self.roster
+        chosen = list(rosters) if ids is None else ids
         self.bundles = self.server.collect_shares(
-            self.clients[i].share_keys(self.roster) for i in chosen
+            self.clients[i].share_keys(rosters[i]) for i in chosen
         )
         return self.bundles
 
@@ -126,3 +131,27 @@ def make_round(
     clients = {i: Client(config, i, signing_key=signers[i] if signed else None) for i in range(n)}
     inputs = {i: rng.integers(0, 2**bits, size=d, dtype=np.uint64) for i in range(n)}
     return Round(config, Server(config), clients, inputs)
+
+
+def forged_slice(
+    config: MaskingConfig, adverts: list[AdvertiseKeys], receiver: int, *, whole: bool = False
+) -> KeyRoster:
+    """What a malicious server can show ``receiver``: a valid commitment to ANY advert list.
+
+    The adverts are committed in the given order, unchecked (duplicates, unsorted ids, bad
+    keys and signatures all allowed); the slice is built exactly as an honest server would
+    (or the whole roster without proofs when ``whole``), so only the client's own checks
+    stand between the forgery and its secrets.
+    """
+    tree = MerkleTree([a.to_bytes() for a in adverts])
+    size = tree.size
+    leaf = next(i for i, a in enumerate(adverts) if a.client_id == receiver)
+    complete = config.neighbours is None or config.neighbours >= size - 1
+    if whole or complete:
+        return KeyRoster(size, tree.root, tuple(RosterEntry(i, a) for i, a in enumerate(adverts)))
+    assert config.neighbours is not None
+    permutation = RosterPermutation(session_id(config.digest(), size, tree.root), size)
+    wanted = {leaf, *permutation.ring_neighbours(leaf, config.neighbours // 2)}
+    wanted.update(i for i in (leaf - 1, leaf + 1) if 0 <= i < size)
+    entries = tuple(RosterEntry(i, adverts[i], tree.inclusion_proof(i)) for i in sorted(wanted))
+    return KeyRoster(size, tree.root, entries)

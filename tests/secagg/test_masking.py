@@ -83,14 +83,20 @@ def test_sparse_graph_at_one_hundred_clients() -> None:
 
 def test_sparse_graph_is_regular_and_bounded() -> None:
     r = make_round(n=11, threshold=3, neighbours=4)
-    r.keys()
+    views = r.keys()
     r.shares()
-    for client in r.clients.values():
+    server_keys = views.round_keys
+    neighbours = {i: server_keys.neighbours_of(i) for i in range(11)}
+    assert all(len(v) == 4 for v in neighbours.values())
+    assert all(i in neighbours[j] for i in neighbours for j in neighbours[i])
+    for cid, client in r.clients.items():
         keys = client._keys
         assert keys is not None
-        neighbours = {i: keys.neighbours_of(i) for i in range(11)}
-        assert all(len(v) == 4 for v in neighbours.values())
-        assert all(i in neighbours[j] for i in neighbours for j in neighbours[i])
+        assert keys.session_id == server_keys.session_id
+        # The client derived its own neighbours from its slice alone: k + 2 adjacent + itself.
+        assert keys.neighbours_of(cid) == neighbours[cid]
+        assert neighbours[cid] | {cid} <= set(keys.adverts)
+        assert len(keys.adverts) <= 4 + 3
     for bundle in r.bundles.values():
         assert len(bundle.shares) == 4
 

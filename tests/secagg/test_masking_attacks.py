@@ -22,7 +22,6 @@ from secagg.masking import (
     Client,
     ConsistencyRequest,
     EncryptedShare,
-    KeyRoster,
     MaskedInput,
     Server,
     ShareBundle,
@@ -32,7 +31,7 @@ from secagg.masking import (
     UnmaskResponse,
     run_round,
 )
-from tests.secagg.strategies_masking import Round, make_round
+from tests.secagg.strategies_masking import Round, forged_slice, make_round
 
 
 def _ready_to_unmask(n: int = 5, t: int = 3, **kwargs: object) -> Round:
@@ -216,7 +215,7 @@ def test_signed_roster_refuses_unsigned_or_substituted_keys() -> None:
     # The server substitutes client 3's mask key with one of its own.
     other = make_round(n=4, threshold=3).clients[0].advertise_keys()
     swapped = dataclasses.replace(adverts2[3], mask_public_key=other.mask_public_key)
-    roster = KeyRoster((*adverts2[:3], swapped))
+    roster = forged_slice(r2.config, [*adverts2[:3], swapped], 0)
     with pytest.raises(ProtocolAbort, match="not validly signed"):
         r2.clients[0].share_keys(roster)
 
@@ -239,7 +238,7 @@ def test_roster_without_own_keys_aborts() -> None:
     roster_b = b.keys()
     a.clients[0].advertise_keys()
     with pytest.raises(ProtocolAbort, match="own keys"):
-        a.clients[0].share_keys(roster_b)
+        a.clients[0].share_keys(roster_b[0])
     assert a.clients[0].aborted
 
 
@@ -250,7 +249,7 @@ def test_messages_replayed_across_sessions() -> None:
     # ShareKeys of session a sent to server b.
     a2 = make_round()
     roster = a2.keys()
-    share_msgs = [a2.clients[i].share_keys(roster) for i in range(5)]
+    share_msgs = [a2.clients[i].share_keys(roster[i]) for i in range(5)]
     with pytest.raises(ProtocolError, match="another session"):
         b.server.collect_shares(share_msgs)
     # A bundle, a consistency request and an unmask request of session a sent to b's clients.
@@ -322,11 +321,17 @@ def test_duplicated_ids_and_keys_in_the_roster() -> None:
         r.server.collect_keys([*adverts, adverts[1]])
     dup_key = dataclasses.replace(adverts[2], mask_public_key=adverts[1].mask_public_key)
     with pytest.raises(ProtocolAbort, match="public keys are equal"):
-        r.clients[0].share_keys(KeyRoster((adverts[0], adverts[1], dup_key, *adverts[3:])))
+        r.clients[0].share_keys(
+            forged_slice(r.config, [adverts[0], adverts[1], dup_key, *adverts[3:]], 0)
+        )
     r2 = make_round()
     adverts2 = [c.advertise_keys() for c in r2.clients.values()]
-    with pytest.raises(ProtocolAbort, match="twice"):
-        r2.clients[0].share_keys(KeyRoster((*adverts2, adverts2[3])))
+    with pytest.raises(ProtocolAbort, match=r"twice|larger than"):
+        r2.clients[0].share_keys(forged_slice(r2.config, [*adverts2, adverts2[3]], 0))
+    r3 = make_round()
+    adverts3 = [c.advertise_keys() for c in r3.clients.values()]
+    with pytest.raises(ProtocolAbort, match="twice"):  # five leaves, client 3 twice
+        r3.clients[0].share_keys(forged_slice(r3.config, [*adverts3[:4], adverts3[3]], 0))
     same_pair = dataclasses.replace(adverts2[2], mask_public_key=adverts2[2].share_public_key)
     with pytest.raises(ProtocolError, match="public keys are equal"):
         make_round().server.collect_keys([*adverts2[:2], same_pair, *adverts2[3:]])
@@ -343,7 +348,7 @@ def test_unknown_client_in_the_roster() -> None:
 def test_duplicate_and_unknown_senders_at_the_server() -> None:
     r = make_round()
     roster = r.keys()
-    msgs = [r.clients[i].share_keys(roster) for i in range(5)]
+    msgs = [r.clients[i].share_keys(roster[i]) for i in range(5)]
     with pytest.raises(ProtocolError, match="two ShareKeys"):
         r.server.collect_shares([*msgs, msgs[0]])
     r2 = make_round()
@@ -470,7 +475,7 @@ def test_share_from_a_non_neighbour_or_twice() -> None:
 def test_server_refuses_shares_not_matching_the_graph() -> None:
     r = make_round()
     roster = r.keys()
-    msgs = [r.clients[i].share_keys(roster) for i in range(5)]
+    msgs = [r.clients[i].share_keys(roster[i]) for i in range(5)]
     short = dataclasses.replace(msgs[0], shares=msgs[0].shares[1:])
     with pytest.raises(ProtocolError, match="one share to each neighbour"):
         r.server.collect_shares([short, *msgs[1:]])
@@ -680,7 +685,7 @@ def test_low_order_public_key_is_refused() -> None:
     # The all-zero u-coordinate is a low-order point: the agreed secret would be zero.
     evil = dataclasses.replace(adverts[1], share_public_key=bytes(32))
     with pytest.raises(ProtocolAbort, match="invalid X25519 key"):
-        r.clients[0].share_keys(KeyRoster((adverts[0], evil, *adverts[2:])))
+        r.clients[0].share_keys(forged_slice(r.config, [adverts[0], evil, *adverts[2:]], 0))
     assert r.clients[0].aborted
 
 
@@ -694,7 +699,7 @@ def test_lenient_server_drops_bad_messages_and_finishes() -> None:
     outsider = make_round(n=9, threshold=5).clients[8].advertise_keys()
     roster = r.server.collect_keys([*adverts, adverts[2], outsider])
     assert len(roster.adverts) == 7
-    share_msgs = [r.clients[i].share_keys(roster) for i in range(7)]
+    share_msgs = [r.clients[i].share_keys(roster[i]) for i in range(7)]
     short = dataclasses.replace(share_msgs[6], shares=share_msgs[6].shares[1:])
     bundles = r.server.collect_shares([*share_msgs[:6], short])  # client 6 is dropped
     assert set(bundles) == set(range(6))
@@ -728,7 +733,7 @@ def test_lenient_server_still_needs_the_threshold() -> None:
     r = make_round(n=5, threshold=3)
     r.server = Server(r.config, strict=False)
     roster = r.keys()
-    msgs = [r.clients[i].share_keys(roster) for i in range(5)]
+    msgs = [r.clients[i].share_keys(roster[i]) for i in range(5)]
     broken = [dataclasses.replace(m, shares=m.shares[1:]) for m in msgs[:3]]
     with pytest.raises(InsufficientShares):
         r.server.collect_shares([*broken, *msgs[3:]])

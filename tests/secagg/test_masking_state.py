@@ -30,7 +30,7 @@ def test_round_with_every_client_reloaded_between_stages(
     for i in ids:
         _reload(r, i)
     roster = r.server.collect_keys(adverts)
-    shares = [r.clients[i].share_keys(roster) for i in ids]
+    shares = [r.clients[i].share_keys(roster[i]) for i in ids]
     for i in ids:
         _reload(r, i)
     bundles = r.server.collect_shares(shares)

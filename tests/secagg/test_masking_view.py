@@ -24,7 +24,7 @@ def _server_view(inputs: dict[int, np.ndarray], drop: int | None = None) -> dict
     adverts = [c.advertise_keys() for c in r.clients.values()]
     roster = r.server.collect_keys(adverts)
     r.roster = roster
-    share_msgs = [c.share_keys(roster) for c in r.clients.values()]
+    share_msgs = [c.share_keys(roster[c.client_id]) for c in r.clients.values()]
     r.bundles = r.server.collect_shares(share_msgs)
     alive = [i for i in range(5) if i != drop]
     masked = [r.clients[i].masked_input(r.bundles[i], inputs[i]) for i in alive]

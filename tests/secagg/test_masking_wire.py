@@ -62,8 +62,8 @@ def test_a_whole_round_over_bytes(signed: bool) -> None:
     r = make_round(n=6, threshold=4, d=10, bits=33, signed=signed)
     send = _via_bytes
     adverts = [send(c.advertise_keys()) for c in r.clients.values()]
-    roster = send(r.server.collect_keys(adverts))  # type: ignore[arg-type]
-    shares = [send(r.clients[i].share_keys(roster)) for i in range(5)]  # type: ignore[arg-type]
+    views = r.server.collect_keys(adverts)  # type: ignore[arg-type]
+    shares = [send(r.clients[i].share_keys(send(views[i]))) for i in range(5)]  # type: ignore[arg-type]
     bundles = {i: send(b) for i, b in r.server.collect_shares(shares).items()}  # type: ignore[arg-type]
     masked = [
         send(r.clients[i].masked_input(bundles[i], r.inputs[i]))  # type: ignore[arg-type]
@@ -90,7 +90,7 @@ def _sample_messages() -> list[object]:
     response = r.clients[0].unmask(r.unmask_request)
     return [
         r.roster.adverts[0],
-        r.roster,
+        r.roster[0],
         r.bundles[0].shares[0],
         r.bundles[0],
         MaskedInput(r.bundles[0].session_id, 0, np.arange(3, dtype=np.uint16)),
@@ -119,7 +119,7 @@ def test_version_kind_and_magic_are_checked(msg: object) -> None:
     data = msg.to_bytes()  # type: ignore[attr-defined]
     cls = type(msg)
     with pytest.raises(DeserializationError, match="version"):
-        cls.from_bytes(data[:4] + b"\x02" + data[5:])  # type: ignore[attr-defined]
+        cls.from_bytes(data[:4] + bytes([data[4] + 1]) + data[5:])  # type: ignore[attr-defined]
     with pytest.raises(DeserializationError, match="kind"):
         cls.from_bytes(data[:5] + b"\x63" + data[6:])  # type: ignore[attr-defined]
     with pytest.raises(DeserializationError, match="magic"):
