@@ -105,27 +105,21 @@ class Geometric:
         step = 2.0**-bits
         low = prefixes.astype(np.float64) * step  # exact: prefixes < 2**53
         high = low + step
-        guess = np.floor(-np.log(low + 0.5 * step) / self.rate_f)
-        g = np.minimum(guess, 2.0**62).astype(np.int64)
-        out = np.empty(count, dtype=np.int64)
-        todo = np.arange(count)
+        g = self._candidates(low + 0.5 * step)
+        # First pass over the whole block: nearly every candidate is confirmed here.
+        confirmed, _, _ = self._check(g, low, high)
+        if confirmed.all():
+            return g
+        out = g
+        todo = np.flatnonzero(~confirmed)
+        g = g[todo]
         starts: dict[int, int] = {}  # element -> candidate, for the exact slow path
         for _ in range(_ATTEMPTS):
             if not todo.size:
                 break
-            lo_t, hi_t = low[todo], high[todo]
-            t1, e1 = self.threshold(g)
-            t2 = t1 * self.step
-            # |t2 - exact| <= (e1 (1 + r) + t1 r) step + u t2, r the step's relative error.
-            e2 = ((e1 * (1 + self.step_rel) + t1 * self.step_rel) * self.step + _U * t2) * 1.01
-            e2 += 2 * EXP_ABS_ERR
-            band1 = e1 + SLACK
-            band2 = e2 + SLACK
-            down = lo_t >= t1 + band1  # V >= exp(-g rate): G < g
-            up = hi_t <= t2 - band2  # V < exp(-(g + 1) rate): G > g
-            done = (hi_t <= t1 - band1) & (lo_t >= t2 + band2)
+            done, down, up = self._check(g, low[todo], high[todo])
             out[todo[done]] = g[done]
-            moving = down | up
+            moving = (down | up) & ~done
             undecided = ~done & ~moving
             starts.update(zip(todo[undecided].tolist(), g[undecided].tolist(), strict=True))
             g = g[moving] + up[moving].astype(np.int64) - down[moving].astype(np.int64)
@@ -134,6 +128,32 @@ class Geometric:
         for i, start in starts.items():
             out[i] = self._exact(LazyUniform(int(prefixes[i]), bits), max(start, 0))
         return out
+
+    def _candidates(self, v: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Float guesses ``floor(-log(v) / rate)``: usually right, checked exactly anyway."""
+        guess = np.floor(-np.log(v) / self.rate_f)
+        return np.minimum(guess, 2.0**62).astype(np.int64)
+
+    def _check(
+        self, g: NDArray[np.int64], low: NDArray[np.float64], high: NDArray[np.float64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+        """Is ``g`` the draw for ``V`` in ``[low, high)``: (surely, too high, too low)?
+
+        ``G = g`` exactly when ``exp(-(g + 1) rate) <= V < exp(-g rate)``.
+        """
+        t1, e1 = self.threshold(g)
+        t2 = t1 * self.step
+        # |t2 - exact| <= (e1 (1 + r) + t1 r) step + u t2, r the step's relative error.
+        e2 = ((e1 * (1 + self.step_rel) + t1 * self.step_rel) * self.step + _U * t2) * 1.01
+        e2 += 2 * EXP_ABS_ERR
+        band1 = e1 + SLACK
+        band2 = e2 + SLACK
+        done = (high <= t1 - band1) & (low >= t2 + band2)
+        if done.all():
+            return done, ~done, ~done
+        down = low >= t1 + band1  # V >= exp(-g rate): G < g
+        up = high <= t2 - band2  # V < exp(-(g + 1) rate): G > g
+        return done, down, up
 
     def _remainder(self, count: int) -> NDArray[np.int64]:
         """``count`` draws of ``B`` on ``[0, block)``, ``P(B = b) ∝ exp(-b rate)``."""

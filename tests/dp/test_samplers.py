@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from dp import _rng
 from dp.errors import InvalidArgument
 from dp.mechanisms import _bernoulli, _exp, _geometric
 from dp.mechanisms.samplers import (
@@ -264,6 +265,24 @@ def test_geometric_slow_path_matches_exact_pmf(monkeypatch: pytest.MonkeyPatch, 
     x = _geometric.geometric(rate).sample(8_000)
     q = math.exp(-float(rate))
     assert chi_square_pvalue(x, np.arange(0, 70), lambda k: (1 - q) * q**k) > ALPHA
+
+
+@pytest.mark.parametrize("offset", [1, 3, 9])
+def test_geometric_corrects_wrong_float_candidates(
+    monkeypatch: pytest.MonkeyPatch, offset: int
+) -> None:
+    """Candidates off by up to ``offset`` either way are corrected: the law is unchanged."""
+    geo = _geometric.Geometric(Fraction(1, 2))
+    honest = geo._candidates
+
+    def skewed(v: np.ndarray) -> np.ndarray:
+        shift = _rng.random_below(2 * offset + 1, v.size) - offset
+        return np.maximum(honest(v) + shift, 0)
+
+    monkeypatch.setattr(geo, "_candidates", skewed)
+    x = geo.sample(N)
+    q = math.exp(-0.5)
+    assert chi_square_pvalue(x, np.arange(0, 90), lambda k: (1 - q) * q**k) > ALPHA
 
 
 @pytest.mark.parametrize(
