@@ -4,6 +4,13 @@
 stochastic rounding onto a grid of step ``1 / scale``), with the largest scale for which the
 sum of the cohort cannot wrap modulo ``2^B``. The distributed-DP codec lives in
 :mod:`federated._distributed`.
+
+Encoding runs once per client per round on the whole model, so :meth:`FixedPointCodec.encode`
+fuses the steps of :meth:`secagg.encoding.FixedPointEncoding.encode` (clip, scale, round,
+wrap) into a few in-place passes over reused buffers: the same law (each entry rounds up
+with probability its fractional part, decided by a 53-bit uniform from
+:func:`dp._rng.random_uint64`, AES-CTR keyed by the OS CSPRNG), the same bounds, and one
+fresh full-length array (the result) instead of about ten.
 """
 
 from __future__ import annotations
@@ -14,8 +21,13 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from dp._rng import random_uint64
+from dp.errors import InvalidArgument as _NotFinite
+from dp.mechanisms._workspace import scratch_floats
+from dp.mechanisms.clipping import l2_norm
 from federated.errors import InvalidArgument
 from secagg.encoding import FixedPointEncoding
+from secagg.errors import InvalidArgument as EncodingError
 
 __all__ = ["IntegerCodec", "FixedPointCodec", "weighted_bound"]
 
@@ -73,8 +85,36 @@ class FixedPointCodec:
         return 1.0 / self._encoding.scale
 
     def encode(self, vector: NDArray[np.float64]) -> NDArray[np.uint64]:
-        """Client side: clip (a no-op on clipped input), scale, round, map into the ring."""
-        return self._encoding.encode(vector)
+        """Client side: clip (a no-op on clipped input), scale, round, map into the ring.
+
+        Raises:
+            secagg.errors.InvalidArgument: if the vector holds NaN or infinity.
+        """
+        encoding = self._encoding
+        arr = np.asarray(vector, dtype=np.float64).reshape(-1)
+        try:
+            norm = l2_norm(arr)
+        except _NotFinite:
+            raise EncodingError("the input holds NaN or infinity") from None
+        # Clip and scale in one product; then clamp every entry to the clip bound, so each
+        # rounded entry is at most ``ceil(clip * scale)`` in magnitude, the bound the wrap
+        # check of FixedPointEncoding was made with.
+        limit = encoding.clip * encoding.scale
+        factor = encoding.scale if norm <= encoding.clip else limit / norm
+        scaled = np.multiply(arr, factor, out=scratch_floats("fixed-point-scaled", arr.size))
+        np.clip(scaled, -limit, limit, out=scaled)
+        floor = np.floor(scaled, out=scratch_floats("fixed-point-floor", arr.size))
+        fraction = np.subtract(scaled, floor, out=scaled)
+        fraction *= 2.0**53  # exact: a power of two
+        # Up with probability fraction (to 2^-53): a uniform 53-bit k is below 2^53 fraction.
+        words = random_uint64(arr.size)
+        words >>= np.uint64(11)
+        up = words < fraction
+        # The fresh random buffer becomes the result: floor + up, exact integers below 2^62.
+        np.add(floor, up, out=words.view(np.int64), casting="unsafe")
+        if self.modulus_bits < 64:
+            np.bitwise_and(words, np.uint64((1 << self.modulus_bits) - 1), out=words)
+        return words.reshape(np.shape(vector))
 
     def decode(self, total: NDArray[np.uint64], count: int) -> NDArray[np.float64]:
         """Server side: the centred lift of the sum, divided by the scale."""

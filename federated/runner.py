@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from dp.mechanisms.clipping import clip_l2
+from dp.mechanisms.clipping import clip_l2_unchecked
 from federated._aggregation import Aggregator, RoundInput, StageTimer
 from federated._codecs import FixedPointCodec, IntegerCodec, weighted_bound
 from federated._dropouts import draw_dropouts, reaches_input
@@ -58,8 +58,12 @@ def _fit(job: tuple[FederatedClient, NDArray[np.float64]]) -> ClientUpdate:
 def _contribution(
     update: ClientUpdate, config: FederatedConfig, dimension: int
 ) -> NDArray[np.float64]:
-    """Clip a client's update and, when weighting by examples, weight it (client side)."""
-    clipped = clip_l2(check_update(update, dimension), config.clip_norm)
+    """Clip a client's update and, when weighting by examples, weight it (client side).
+
+    The clipped vector may be the client's own delta (when already inside the ball): it is
+    only read, within this round.
+    """
+    clipped = clip_l2_unchecked(check_update(update, dimension), config.clip_norm)
     if config.weighting is Weighting.UNIFORM:
         return clipped
     weight = min(update.num_examples, config.example_weight_cap) / config.example_weight_cap

@@ -33,10 +33,12 @@ LossFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def flatten_parameters(module: torch.nn.Module) -> NDArray[np.float64]:
     """Concatenate the module's parameters into one float64 numpy vector."""
     with torch.no_grad():
-        parts = [p.detach().to("cpu", torch.float64).reshape(-1) for p in module.parameters()]
-    if not parts:
-        return np.zeros(0, dtype=np.float64)
-    return np.asarray(torch.cat(parts).numpy(), dtype=np.float64)
+        parts = [p.detach().reshape(-1) for p in module.parameters()]
+        if not parts:
+            return np.zeros(0, dtype=np.float64)
+        # One concatenation in the parameters' dtype, then one widening copy (exact).
+        flat = torch.cat(parts).to("cpu", torch.float64)
+    return np.asarray(flat.numpy(), dtype=np.float64)
 
 
 def load_parameters(module: torch.nn.Module, vector: NDArray[np.floating]) -> None:
@@ -46,15 +48,18 @@ def load_parameters(module: torch.nn.Module, vector: NDArray[np.floating]) -> No
         InvalidArgument: if the vector's length differs from the module's parameter count.
     """
     flat = np.asarray(vector, dtype=np.float64)
-    total = sum(p.numel() for p in module.parameters())
+    parameters = list(module.parameters())
+    total = sum(p.numel() for p in parameters)
     if flat.shape != (total,):
         raise InvalidArgument(f"vector has shape {flat.shape}, the module has {total} parameters")
+    # A read-only array (e.g. a broadcast global model) cannot back a tensor: copy it once.
+    source = torch.from_numpy(flat if flat.flags.writeable else flat.copy())
     offset = 0
     with torch.no_grad():
-        for parameter in module.parameters():
+        for parameter in parameters:
             count = parameter.numel()
-            chunk = torch.from_numpy(flat[offset : offset + count].copy())
-            parameter.copy_(chunk.reshape(parameter.shape).to(parameter.dtype))
+            # copy_ converts float64 to the parameter's dtype as it writes.
+            parameter.copy_(source[offset : offset + count].reshape(parameter.shape))
             offset += count
 
 

@@ -42,8 +42,9 @@ from numpy.typing import ArrayLike, NDArray
 from dp.errors import CalibrationError, DPError, InvalidArgument
 from dp.events import DistributedDiscreteGaussian, DpEvent, Skellam
 from dp.mechanisms._bernoulli import bernoulli
-from dp.mechanisms._rotation import padded_length, rotate, rotation_signs, unrotate
-from dp.mechanisms.clipping import as_finite_vector, clip_l2, positive_real
+from dp.mechanisms._rotation import padded_length, rotate_into, shared_signs, unrotate
+from dp.mechanisms._workspace import scratch_floats, scratch_ints
+from dp.mechanisms.clipping import as_finite_vector, clip_l2_unchecked, positive_real
 from dp.mechanisms.samplers import sample_discrete_gaussian_sq, sample_skellam
 
 __all__ = [
@@ -243,14 +244,23 @@ class DistributedConfig:
         )
 
 
-class _FractionOf:
-    __slots__ = ("values",)
+_FRACTION_ERROR = 2.0**-53
+"""Bound on the float rounding of ``y - floor(y)``: the exact value lies in ``[0, 1)``, so
+rounding it to float64 moves it by at most half a unit in the last place of 1. (It is exact
+except for ``-1/2 < y < 0``, where ``1 + y`` may need more than 53 bits.)"""
 
-    def __init__(self, values: NDArray[np.float64]) -> None:
+
+class _ExactFraction:
+    """The exact fractional part ``y_i - floor(y_i)`` as a rational."""
+
+    __slots__ = ("floors", "values")
+
+    def __init__(self, values: NDArray[np.float64], floors: NDArray[np.int64]) -> None:
         self.values = values
+        self.floors = floors
 
     def __call__(self, i: int) -> Fraction:
-        return Fraction(float(self.values[i]))
+        return Fraction(float(self.values[i])) - int(self.floors[i])
 
 
 def conditional_round(
@@ -264,19 +274,25 @@ def conditional_round(
     Raises:
         DPError: if no attempt met the bound.
     """
-    if y.size and float(np.max(np.abs(y))) >= _EXACT:
+    high, low = (float(y.max()), float(y.min())) if y.size else (0.0, 0.0)
+    if math.isnan(high) or math.isnan(low):
+        raise InvalidArgument("cannot round NaN")
+    if max(high, -low) >= _EXACT:
         raise InvalidArgument("values of magnitude 2^52 or more cannot be rounded exactly")
-    floor = np.floor(y)
-    frac = y - floor  # exact for |y| < 2^52
-    base = floor.astype(np.int64)
+    floor = np.floor(y, out=scratch_floats("round-fraction", y.size))
+    base = scratch_ints("round-base", y.size)
+    np.copyto(base, floor, casting="unsafe")  # exact: integers below 2^52
+    frac = np.subtract(y, floor, out=floor)  # within _FRACTION_ERROR of the exact value
     # The norm test is exact: integer sum of squares against the exact square of the float
     # bound (int64 when it cannot overflow, Python integers otherwise).
     limit = Fraction(bound) ** 2
-    top = int(np.max(np.abs(base))) + 1 if base.size else 0
+    # floor is monotonic, so the extreme floors are the floors of the extremes.
+    top = max(math.floor(high), -math.floor(low)) + 1 if base.size else 0
     fits = (top * top + 1) * max(1, base.size) < 2**62
+    rounded = np.empty_like(base)
     for _ in range(max_attempts):
-        up = bernoulli(frac, 0.0, _FractionOf(frac))
-        rounded = base + up
+        up = bernoulli(frac, _FRACTION_ERROR, _ExactFraction(y, base))
+        np.add(base, up, out=rounded)
         sum_sq = int(np.dot(rounded, rounded)) if fits else sum(v * v for v in rounded.tolist())
         if sum_sq <= limit:
             return rounded
@@ -284,8 +300,10 @@ def conditional_round(
 
 
 def _wrap(values: NDArray[np.int64], bits: int) -> NDArray[np.uint64]:
-    out: NDArray[np.uint64] = values.view(np.uint64) & np.uint64((1 << bits) - 1)
-    return out
+    """Two's complement words of ``values`` modulo ``2^bits``, in place."""
+    words = values.view(np.uint64)
+    np.bitwise_and(words, np.uint64((1 << bits) - 1), out=words)
+    return words
 
 
 def encode_update(update: ArrayLike, config: DistributedConfig, seed: bytes) -> NDArray[np.uint64]:
@@ -303,15 +321,17 @@ def encode_update(update: ArrayLike, config: DistributedConfig, seed: bytes) -> 
     x = as_finite_vector(update, "update")
     if x.size != config.dimension:
         raise InvalidArgument(f"expected an update of length {config.dimension}, got {x.size}")
-    signs = rotation_signs(seed, config.padded_dimension)
-    rotated = rotate(clip_l2(x, config.l2_clip), signs) / config.scale
+    signs = shared_signs(seed, config.padded_dimension)
+    clipped = clip_l2_unchecked(x, config.l2_clip, scratch_floats("encode-clipped", x.size))
+    rotated = rotate_into(clipped, signs, scratch_floats("encode-rotated", signs.size))
+    rotated /= config.scale
     rounded = conditional_round(rotated, config.sensitivity_l2, config.max_rounding_attempts)
     if config.noise_multiplier > 0:
         variance = config.client_variance
         if config.noise == "skellam":
-            rounded = rounded + sample_skellam(variance / 2, rounded.size)
+            rounded += sample_skellam(variance / 2, rounded.size)
         else:
-            rounded = rounded + sample_discrete_gaussian_sq(variance, rounded.size)
+            rounded += sample_discrete_gaussian_sq(variance, rounded.size)
     return _wrap(rounded, config.modulus_bits)
 
 
@@ -354,15 +374,14 @@ def decode_aggregate(
     if arr.shape != (config.padded_dimension,):
         raise InvalidArgument(f"expected an aggregate of shape ({config.padded_dimension},)")
     bits = config.modulus_bits
-    words = arr.astype(np.int64)
-    if words.size and (int(words.min()) < 0 or int(words.max()) >= 1 << bits):
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= 1 << bits):
         raise InvalidArgument(f"aggregate entries must lie in [0, 2^{bits})")
-    signed = np.where(words >= 1 << (bits - 1), words - (1 << bits), words)
-    values = unrotate(
-        signed.astype(np.float64) * config.scale,
-        rotation_signs(seed, config.padded_dimension),
-        config.dimension,
-    )
+    # Centred lift: sign-extend bit B-1 (two's complement), then unscale and unrotate.
+    shift = 64 - bits
+    signed = (arr.astype(np.uint64) << np.uint64(shift)).view(np.int64) >> np.int64(shift)
+    scaled = signed.astype(np.float64)
+    scaled *= config.scale
+    values = unrotate(scaled, shared_signs(seed, config.padded_dimension), config.dimension)
     event = config.event(count) if config.noise_multiplier > 0 else None
     return DecodedAggregate(
         values=values, survivors=count, event=event, below_target=count < config.n_min

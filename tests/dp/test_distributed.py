@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -19,7 +20,16 @@ from dp.mechanisms import (
     decode_aggregate,
     encode_update,
 )
-from dp.mechanisms._rotation import padded_length, rotate, rotation_signs, unrotate
+from dp.mechanisms._rotation import (
+    hadamard_inplace,
+    padded_length,
+    rotate,
+    rotate_into,
+    rotation_signs,
+    shared_signs,
+    unrotate,
+)
+from dp.mechanisms.distributed import _ExactFraction
 
 
 def _modular_sum(encodings: list[np.ndarray], bits: int) -> np.ndarray:
@@ -176,6 +186,12 @@ def test_conditional_rounding_gives_up_loudly() -> None:
         conditional_round(np.full(16, 0.5), bound=0.1, max_attempts=3)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 2.0**52, -(2.0**53)])
+def test_conditional_rounding_refuses_values_it_cannot_round_exactly(bad: float) -> None:
+    with pytest.raises(InvalidArgument):
+        conditional_round(np.array([0.5, bad, -0.5]), bound=1e30)
+
+
 def test_conditional_rounding_is_unbiased() -> None:
     y = np.full(50_000, 0.3)
     z = conditional_round(y, bound=1e9)
@@ -250,3 +266,111 @@ def test_end_to_end_with_secure_aggregation_and_a_dropout() -> None:
     truth = sum(clip_l2(updates[i], 1.0) for i in survivors)
     # noise sd per coordinate: 0.5 * sqrt(4 / 3); 6 sd over sqrt(d_pad) coordinates.
     assert np.linalg.norm(decoded.values - truth) < 6 * 0.5 * math.sqrt(4 / 3 * 32)
+
+
+def _textbook_hadamard(x: np.ndarray) -> np.ndarray:
+    """The unnormalised Walsh-Hadamard transform, level by level with fresh arrays."""
+    y = x.copy()
+    h = 1
+    while h < y.size:
+        blocks = y.reshape(-1, 2, h)
+        y = np.stack((blocks[:, 0] + blocks[:, 1], blocks[:, 0] - blocks[:, 1]), axis=1)
+        y = y.reshape(-1)
+        h *= 2
+    return y
+
+
+@settings(max_examples=10)
+@given(st.integers(min_value=0, max_value=16), st.integers(min_value=0, max_value=2**32 - 1))
+def test_fast_hadamard_is_bit_identical_to_the_textbook_levels(bits: int, seed: int) -> None:
+    # Every size up to 2^16, odd and even numbers of stages (the result buffer alternates).
+    x = np.random.default_rng(seed).standard_normal(1 << bits)
+    y = x.copy()
+    hadamard_inplace(y)
+    np.testing.assert_array_equal(y, _textbook_hadamard(x))
+
+
+@settings(max_examples=10)
+@given(st.integers(min_value=0, max_value=16), st.integers(min_value=0, max_value=2**32 - 1))
+def test_hadamard_is_an_involution_up_to_n(bits: int, seed: int) -> None:
+    # H H = n I for the Sylvester matrix of order n.
+    x = np.random.default_rng(seed).integers(-1000, 1000, 1 << bits).astype(np.float64)
+    y = x.copy()
+    hadamard_inplace(y)
+    hadamard_inplace(y)
+    np.testing.assert_array_equal(y, x * x.size)
+
+
+def test_shared_signs_are_the_rotation_signs_read_only_and_rotate_into_matches() -> None:
+    seed = os.urandom(32)
+    signs = shared_signs(seed, 1 << 15)
+    np.testing.assert_array_equal(signs, rotation_signs(seed, 1 << 15))
+    assert shared_signs(seed, 1 << 15) is signs
+    with pytest.raises(ValueError, match="read-only"):
+        signs[0] = 1.0
+    with pytest.raises(InvalidArgument):
+        shared_signs(b"short", 8)
+    x = np.random.default_rng(1).standard_normal(20_000)
+    out = np.full(signs.size, np.nan)
+    assert rotate_into(x, signs, out) is out
+    np.testing.assert_array_equal(out, rotate(x, signs))
+
+
+def test_results_never_share_the_reused_work_buffers() -> None:
+    # Encodings and roundings are handed out, so each must be a fresh array.
+    config = DistributedConfig(
+        dimension=300, l2_clip=1.0, noise_multiplier=0.0, n_min=1, modulus_bits=32, scale=1e-4
+    )
+    seed = os.urandom(32)
+    first = encode_update(np.full(300, 0.01), config, seed)
+    kept = first.copy()
+    second = encode_update(np.full(300, -0.02), config, seed)
+    np.testing.assert_array_equal(first, kept)
+    assert not np.shares_memory(first, second)
+    y = np.linspace(-5, 5, 1000)
+    a = conditional_round(y, 1e9)
+    kept_a = a.copy()
+    b = conditional_round(-y, 1e9)
+    np.testing.assert_array_equal(a, kept_a)
+    assert not np.shares_memory(a, b)
+
+
+def test_decode_lifts_the_top_half_of_the_ring_to_negatives() -> None:
+    config = DistributedConfig(
+        dimension=4, l2_clip=1.0, noise_multiplier=0.0, n_min=1, modulus_bits=16, scale=1.0
+    )
+    seed = bytes(32)
+    words = np.array([0, 1, 2**15 - 1, 2**15], dtype=np.uint64)
+    signed = np.array([0.0, 1.0, 2**15 - 1, -(2**15)])
+    decoded = decode_aggregate(words, config, seed, 1).values
+    expected = unrotate(signed, rotation_signs(seed, 4), 4)
+    np.testing.assert_array_equal(decoded, expected)
+    with pytest.raises(InvalidArgument):
+        decode_aggregate(np.array([0, 0, 0, 2**16], dtype=np.uint64), config, seed, 1)
+    with pytest.raises(InvalidArgument):
+        decode_aggregate(np.array([0, 0, 0, -1]), config, seed, 1)
+
+
+def test_conditional_rounding_uses_the_exact_fraction_of_small_negatives() -> None:
+    # 1 + y is not a float for y = -2^-60: the float fraction rounds to 1.0, the exact
+    # probability of rounding up is 1 - 2^-60, and that is what the slow path compares with.
+    y = np.array([-(2.0**-60), -0.3, 2.75, -7.5])
+    floors = np.floor(y).astype(np.int64)
+    exact = _ExactFraction(y, floors)
+    assert float(y[0] - np.floor(y[0])) == 1.0
+    assert exact(0) == 1 - Fraction(1, 2**60)
+    assert exact(1) == Fraction(-0.3) + 1
+    assert exact(2) == Fraction(3, 4)
+    assert exact(3) == Fraction(1, 2)
+    z = conditional_round(np.full(20_000, -0.3), bound=1e9)
+    assert set(np.unique(z)) <= {-1, 0}
+    assert z.mean() == pytest.approx(-0.3, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros(12), np.zeros(64)[::2], np.zeros((4, 4)), np.zeros(16, dtype=np.float32)],
+)
+def test_hadamard_refuses_what_it_cannot_transform_in_place(bad: np.ndarray) -> None:
+    with pytest.raises(InvalidArgument):
+        hadamard_inplace(bad)
