@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -67,9 +68,18 @@ class SerialExecutor:
 
 
 def _single_threaded_worker() -> None:
-    """Keep numeric libraries in each worker to one thread, so workers do not oversubscribe."""
+    """Keep numeric libraries in each worker to one thread, so workers do not oversubscribe.
+
+    The environment variables reach libraries loaded after this point. A spawned worker
+    re-imports the parent's main module first, so torch may already be loaded with its
+    default thread count: set that directly (2-3.6 s instead of 0.035 s of training per
+    round for 20 small clients on 2 workers, measured).
+    """
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = "1"
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 class ProcessPoolExecutor:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from federated.config import FederatedConfig, UniformSelection
@@ -102,3 +104,20 @@ def test_runner_builds_a_named_executor_and_refuses_options_for_an_object() -> N
     assert history.completed_rounds == 1
     with pytest.raises(InvalidArgument, match="executor_options"):
         run(config, clients, START, executor=SerialExecutor(), executor_options={"workers": 1})
+
+
+def test_worker_initializer_limits_an_already_loaded_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned worker may have torch loaded before its initializer: it is set to 1 thread."""
+    torch = pytest.importorskip("torch")
+    from federated.executors import _single_threaded_worker
+
+    before = torch.get_num_threads()
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(variable, "4")  # restored after the test, like the other two
+    torch.set_num_threads(2)
+    try:
+        _single_threaded_worker()
+        assert torch.get_num_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
