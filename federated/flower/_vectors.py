@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from dp.mechanisms.clipping import clip_l2_unchecked
 from federated.flower.errors import MalformedMessage
 
 __all__ = ["clip_l2", "floats_from_bytes"]
 
 
 def clip_l2(vector: NDArray[np.float64], bound: float) -> NDArray[np.float64]:
-    """Scale ``vector`` down to L2 norm ``bound`` if it is longer (McMahan et al. 2018)."""
-    norm = float(np.linalg.norm(vector))
-    if norm <= bound or norm == 0.0:
-        return vector
-    out: NDArray[np.float64] = vector * (bound / norm)
-    return out
+    """Scale ``vector`` down to L2 norm ``bound`` if it is longer (McMahan et al. 2018).
+
+    :func:`dp.mechanisms.clipping.clip_l2_unchecked`: single-threaded, overflow-safe norm.
+    """
+    return clip_l2_unchecked(np.asarray(vector, dtype=np.float64), bound)
 
 
 def floats_from_bytes(data: bytes, length: int) -> NDArray[np.float64]:

@@ -15,6 +15,7 @@ from flwr.app import ArrayRecord, ConfigRecord
 from flwr.serverapp import Grid
 from numpy.typing import NDArray
 
+from dp.mechanisms.clipping import l2_norm
 from federated.flower._arrays import flatten
 from federated.flower._envelope import Envelope, Protocol
 from federated.flower._exchange import exchange
@@ -66,7 +67,7 @@ class PlainInsecureAggregation:
             except MalformedMessage:
                 dropped.add(node)
                 continue
-            if float(np.linalg.norm(update)) > clip * (1 + 1e-9):
+            if l2_norm(update) > clip * (1 + 1e-9):
                 dropped.add(node)
                 continue
             if observer is not None:
