@@ -87,7 +87,10 @@ def _check_size(size: int) -> int:
     return int(size)
 
 
-_BLOCK = 1 << 16
+# Candidates per vectorised pass: each float64 temporary stays just under 128 KiB, glibc's
+# default mmap threshold, so temporaries are recycled from the heap instead of being
+# mapped, faulted in and unmapped again (at 65,536 a 131k-draw request ran 2x slower).
+_BLOCK = 16_000
 
 
 def _fill(count: int, draw_batch: Callable[[int], NDArray[np.int64]]) -> NDArray[np.int64]:
