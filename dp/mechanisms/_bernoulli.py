@@ -41,6 +41,7 @@ from dp._rng import randbits, random_uint32, random_uint64
 from dp.mechanisms._exp import EXP_ABS_ERR, EXP_REL_ERR, exp_neg, exp_neg_bounds
 
 __all__ = [
+    "BLOCK",
     "PREFIX_BITS",
     "SLACK",
     "ExpNeg",
@@ -54,6 +55,10 @@ __all__ = [
 #: Leading bits of the uniform revealed on the fast path (tests lower it to exercise the
 #: exact slow path; any value in 1..53 gives the same distribution).
 PREFIX_BITS = 32
+
+#: Elements per vectorised pass: float64 temporaries stay just under 128 KiB, glibc's
+#: default mmap threshold, so they are recycled instead of mapped and faulted in each time.
+BLOCK = 16_000
 
 #: Absorbs the rounding of the fast path's float comparisons (see the module docstring).
 SLACK = 2.0**-50
@@ -140,8 +145,25 @@ def bernoulli(
         A boolean array, ``True`` with probability exactly ``p_i``.
     """
     count = p_approx.size
+    if count <= BLOCK:
+        return _bernoulli_block(p_approx, p_err, exact, 0)
+    out = np.empty(count, dtype=np.bool_)
+    errors = np.broadcast_to(np.asarray(p_err, dtype=np.float64), (count,))
+    for start in range(0, count, BLOCK):
+        stop = min(start + BLOCK, count)
+        out[start:stop] = _bernoulli_block(p_approx[start:stop], errors[start:stop], exact, start)
+    return out
+
+
+def _bernoulli_block(
+    p_approx: NDArray[np.float64],
+    p_err: NDArray[np.float64] | float,
+    exact: ExactProbability,
+    offset: int,
+) -> NDArray[np.bool_]:
+    """:func:`bernoulli` on one block; element ``i`` is ``offset + i`` for ``exact``."""
     bits = PREFIX_BITS
-    prefixes = uniform_prefixes(count, bits)
+    prefixes = uniform_prefixes(p_approx.size, bits)
     step = 2.0**-bits
     low = prefixes.astype(np.float64) * step  # exact: prefixes < 2**53, step a power of two
     high = low + step  # exact for the same reason
@@ -150,7 +172,7 @@ def bernoulli(
     no = low >= p_approx + band
     out = yes
     for i in np.flatnonzero(~(yes | no)).tolist():
-        out[i] = LazyUniform(int(prefixes[i]), bits).below(exact(i))
+        out[i] = LazyUniform(int(prefixes[i]), bits).below(exact(offset + i))
     return out
 
 

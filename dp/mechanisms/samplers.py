@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from dp._rng import random_below, random_bits
 from dp.errors import InvalidArgument
-from dp.mechanisms._bernoulli import bernoulli, bernoulli_exp_neg
+from dp.mechanisms._bernoulli import BLOCK, bernoulli, bernoulli_exp_neg
 from dp.mechanisms._geometric import geometric
 
 __all__ = [
@@ -87,10 +87,9 @@ def _check_size(size: int) -> int:
     return int(size)
 
 
-# Candidates per vectorised pass: each float64 temporary stays just under 128 KiB, glibc's
-# default mmap threshold, so temporaries are recycled from the heap instead of being
-# mapped, faulted in and unmapped again (at 65,536 a 131k-draw request ran 2x slower).
-_BLOCK = 16_000
+# Candidates per vectorised pass (see _bernoulli.BLOCK: at 65,536 a request for 131k draws
+# ran 2x slower, its temporaries being mapped, faulted in and unmapped again each time).
+_BLOCK = BLOCK
 
 
 def _fill(count: int, draw_batch: Callable[[int], NDArray[np.int64]]) -> NDArray[np.int64]:

@@ -147,6 +147,18 @@ def test_bernoulli_is_exact_for_rationals(monkeypatch: pytest.MonkeyPatch, p: Fr
         assert stats.binomtest(hits, n, float(p)).pvalue > ALPHA
 
 
+def test_bernoulli_blocks_keep_each_element_with_its_probability(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Across block boundaries the slow path asks for the right element's probability."""
+    monkeypatch.setattr(_bernoulli, "PREFIX_BITS", 1)
+    n = 3 * _bernoulli.BLOCK + 17
+    certain = (np.arange(n) * 7919) % 3 == 0  # p = 1 there, 0 elsewhere
+    p = np.where(certain, 1.0, 0.0)
+    out = _bernoulli.bernoulli(p, 0.25, lambda i: Fraction(int(certain[i])))
+    np.testing.assert_array_equal(out, certain)
+
+
 def test_bernoulli_exp_neg_matches_exp() -> None:
     n = 40_000
     for gamma in (Fraction(0), Fraction(1, 7), Fraction(1), Fraction(5, 2), Fraction(9)):
