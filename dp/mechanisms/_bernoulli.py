@@ -45,6 +45,7 @@ __all__ = [
     "PREFIX_BITS",
     "SLACK",
     "ExpNeg",
+    "ExpNegOf",
     "LazyUniform",
     "Probability",
     "bernoulli",
@@ -192,7 +193,7 @@ def exp_neg_with_error(
     return p, err
 
 
-class _ExpNegOf:
+class ExpNegOf:
     """The exact probability ``exp(-gamma_i)`` given the exact ``gamma_i``."""
 
     __slots__ = ("gamma",)
@@ -222,4 +223,4 @@ def bernoulli_exp_neg(
     if g_approx.size == 0:
         return np.zeros(0, dtype=np.bool_)
     p, err = exp_neg_with_error(g_approx, g_err)
-    return bernoulli(p, err, _ExpNegOf(exact))
+    return bernoulli(p, err, ExpNegOf(exact))

@@ -39,7 +39,12 @@ from numpy.typing import NDArray
 
 from dp._rng import random_below, random_bits
 from dp.errors import InvalidArgument
-from dp.mechanisms._bernoulli import BLOCK, bernoulli, bernoulli_exp_neg
+from dp.mechanisms._bernoulli import (
+    BLOCK,
+    ExpNegOf,
+    bernoulli,
+    exp_neg_with_error,
+)
 from dp.mechanisms._geometric import geometric
 
 __all__ = [
@@ -158,18 +163,56 @@ class _GaussianGamma:
         return (abs(int(self.y[i])) - self.center) ** 2 / (2 * self.sigma_sq)
 
 
-def _gaussian_candidates(sigma_sq: Fraction, t: int, count: int) -> NDArray[np.int64]:
-    y = _laplace(Fraction(1, t), count)
-    center = sigma_sq / t
-    center_f = float(center)
-    sigma_sq_f = float(sigma_sq)
-    x = np.abs(y).astype(np.float64) - center_f
-    gamma = x * x / (2 * sigma_sq_f)
-    # |x - x~| <= u (c + |x|); squaring and the two roundings of the division give
-    # |gamma - gamma~| <= 2.5 u (|x| + c)^2 / sigma^2 to first order; 8 u (...) is safe.
-    err = 8 * _U * (np.abs(x) + center_f + 1.0) ** 2 / sigma_sq_f
-    keep = bernoulli_exp_neg(gamma, err, _GaussianGamma(y, center, sigma_sq))
-    return y[keep]
+_TABLE_MAX = 1 << 18
+
+
+class _GaussianPlan:
+    """Proposal scale and a table of acceptance probabilities for one ``sigma^2``.
+
+    The acceptance probability of Algorithm 3 depends on the candidate only through
+    ``|y|``, so its float value and error bound are tabulated for ``|y|`` up to about
+    ``center + 48 t`` (beyond, reached with probability below ``e^-48``, they are computed
+    directly): a look-up instead of evaluating the exponential for every candidate.
+    """
+
+    def __init__(self, sigma_sq: Fraction) -> None:
+        self.sigma_sq = sigma_sq
+        self.t = math.isqrt(math.floor(sigma_sq)) + 1
+        self.rate = Fraction(1, self.t)
+        self.center = sigma_sq / self.t
+        self.center_f = float(self.center)
+        self.sigma_sq_f = float(sigma_sq)
+        size = min(_TABLE_MAX, math.ceil(self.center_f + 48 * self.t) + 1)
+        self.p, self.err = self._acceptance(np.arange(size, dtype=np.float64))
+
+    def _acceptance(
+        self, magnitude: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Float ``exp(-(|y| - c)^2 / (2 sigma^2))`` and a rigorous error bound."""
+        x = magnitude - self.center_f
+        gamma = x * x / (2 * self.sigma_sq_f)
+        # |x - x~| <= u (c + |x|); squaring and the two roundings of the division give
+        # |gamma - gamma~| <= 2.5 u (|x| + c)^2 / sigma^2 to first order; 8 u (...) is safe.
+        g_err = 8 * _U * (np.abs(x) + self.center_f + 1.0) ** 2 / self.sigma_sq_f
+        return exp_neg_with_error(gamma, g_err)
+
+    def candidates(self, count: int) -> NDArray[np.int64]:
+        """One pass of Canonne et al. (2020) Algorithm 3; returns the accepted draws."""
+        y = _laplace(self.rate, count)
+        magnitude = np.abs(y)
+        if magnitude.size and int(magnitude.max()) < self.p.size:
+            p, err = self.p[magnitude], self.err[magnitude]
+        else:
+            p, err = self._acceptance(magnitude.astype(np.float64))
+        exact = ExpNegOf(_GaussianGamma(y, self.center, self.sigma_sq))
+        keep = bernoulli(p, err, exact)
+        return y[keep]
+
+
+@functools.lru_cache(maxsize=4)
+def _gaussian_plan(sigma_sq: Fraction) -> _GaussianPlan:
+    """Plans hold no randomness, only tables derived from ``sigma^2``, so they are reused."""
+    return _GaussianPlan(sigma_sq)
 
 
 def sample_discrete_gaussian_sq(sigma_squared: RationalLike, size: int) -> NDArray[np.int64]:
@@ -192,8 +235,7 @@ def sample_discrete_gaussian_sq(sigma_squared: RationalLike, size: int) -> NDArr
     sigma_sq = as_fraction(sigma_squared, "sigma_squared")
     _check_range(sigma_sq, "sigma_squared", _MIN_SCALE**2, _MAX_SCALE**2)
     count = _check_size(size)
-    t = math.isqrt(math.floor(sigma_sq)) + 1
-    return _fill(count, lambda n: _gaussian_candidates(sigma_sq, t, n))
+    return _fill(count, _gaussian_plan(sigma_sq).candidates)
 
 
 def sample_discrete_gaussian(sigma: RationalLike, size: int) -> NDArray[np.int64]:

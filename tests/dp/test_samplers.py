@@ -13,7 +13,7 @@ from scipy import stats
 
 from dp import _rng
 from dp.errors import InvalidArgument
-from dp.mechanisms import _bernoulli, _exp, _geometric
+from dp.mechanisms import _bernoulli, _exp, _geometric, samplers
 from dp.mechanisms.samplers import (
     sample_discrete_gaussian,
     sample_discrete_gaussian_sq,
@@ -49,6 +49,17 @@ def test_discrete_gaussian_pmf_agreement_property(sigma: float) -> None:
     x = sample_discrete_gaussian(sigma, 20_000)
     p = chi_square_pvalue(x, symmetric_support(12 * sigma), discrete_gaussian_pmf(sigma**2))
     assert p > ALPHA
+
+
+def test_discrete_gaussian_beyond_its_acceptance_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates past the tabulated magnitudes get their acceptance computed directly."""
+    monkeypatch.setattr(samplers, "_TABLE_MAX", 4)
+    samplers._gaussian_plan.cache_clear()
+    try:
+        x = sample_discrete_gaussian(3.0, N)
+    finally:
+        samplers._gaussian_plan.cache_clear()
+    assert chi_square_pvalue(x, symmetric_support(36), discrete_gaussian_pmf(9.0)) > ALPHA
 
 
 def test_discrete_gaussian_rational_parameter() -> None:
