@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hypothesis import event
 from hypothesis import strategies as st
 
 from secagg.masking import (
@@ -22,6 +23,7 @@ from secagg.masking import (
     ShareBundle,
     Stage,
     UnmaskRequest,
+    UnmaskResponse,
 )
 from secagg.masking.hazmat import MerkleTree, RosterPermutation, session_id
 
@@ -155,3 +157,31 @@ def forged_slice(
     wanted.update(i for i in (leaf - 1, leaf + 1) if 0 <= i < size)
     entries = tuple(RosterEntry(i, adverts[i], tree.inclusion_proof(i)) for i in sorted(wanted))
     return KeyRoster(size, tree.root, entries)
+
+
+class ReleasedShares:
+    """Per owner, how many seed shares and mask-key shares honest clients released.
+
+    The attack tests' invariant: no owner ever has ``>= t`` of both, for then the server
+    could remove the owner's self mask and recompute its pairwise masks, i.e. unmask it.
+    """
+
+    def __init__(self, ids: list[int]) -> None:
+        self.seeds = dict.fromkeys(ids, 0)
+        self.keys = dict.fromkeys(ids, 0)
+
+    def add(self, response: UnmaskResponse) -> None:
+        for owner, _ in response.seed_shares:
+            self.seeds[owner] += 1
+        for owner, _ in response.key_shares:
+            self.keys[owner] += 1
+
+    def assert_never_both(self, t: int) -> None:
+        for owner in self.seeds:
+            assert not (self.seeds[owner] >= t and self.keys[owner] >= t), (
+                owner,
+                self.seeds,
+                self.keys,
+            )
+        released = any(self.seeds.values()) or any(self.keys.values())
+        event("some shares released" if released else "none")

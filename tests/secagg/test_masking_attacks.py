@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secagg import (
@@ -31,7 +31,7 @@ from secagg.masking import (
     UnmaskResponse,
     run_round,
 )
-from tests.secagg.strategies_masking import Round, forged_slice, make_round
+from tests.secagg.strategies_masking import ReleasedShares, Round, forged_slice, make_round
 
 
 def _ready_to_unmask(n: int = 5, t: int = 3, **kwargs: object) -> Round:
@@ -659,8 +659,7 @@ def test_malicious_server_never_gets_both_secrets_of_a_client(data: st.DataObjec
         except ProtocolAbort:
             continue
         signatures.setdefault(shown[i], []).append((i, reply.signature))
-    seeds: dict[int, int] = dict.fromkeys(ids, 0)
-    keys: dict[int, int] = dict.fromkeys(ids, 0)
+    released = ReleasedShares(ids)
     for i in ids:
         for survivors, dropped in plan[i]:
             request = UnmaskRequest(
@@ -670,13 +669,8 @@ def test_malicious_server_never_gets_both_secrets_of_a_client(data: st.DataObjec
                 response = r.clients[i].unmask(request)
             except ProtocolAbort:
                 continue
-            for owner, _ in response.seed_shares:
-                seeds[owner] += 1
-            for owner, _ in response.key_shares:
-                keys[owner] += 1
-    for owner in ids:
-        assert not (seeds[owner] >= t and keys[owner] >= t), (owner, seeds, keys)
-    event("some shares released" if any(seeds.values()) or any(keys.values()) else "none")
+            released.add(response)
+    released.assert_never_both(t)
 
 
 def test_low_order_public_key_is_refused() -> None:

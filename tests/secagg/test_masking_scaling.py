@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secagg import DeserializationError, InvalidArgument, ProtocolAbort, ProtocolError
@@ -29,7 +29,7 @@ from secagg.masking import (
 )
 from secagg.masking._roster import is_complete
 from secagg.masking.hazmat import harary_neighbours, session_id, tree_hash
-from tests.secagg.strategies_masking import Round, forged_slice, make_round
+from tests.secagg.strategies_masking import ReleasedShares, Round, forged_slice, make_round
 
 # n = 8 clients on a ring of degree 2: each client has 2 neighbours and 5 non-neighbours.
 _SPARSE = {"n": 8, "threshold": 2, "neighbours": 2}
@@ -381,8 +381,7 @@ def test_unsigned_sparse_server_never_gets_both_secrets_with_any_lists(
         i: (data.draw(st.just(shown[i]) | lists, label="survivors"), data.draw(lists | st.just(())))
         for i in ids
     }
-    seeds = dict.fromkeys(ids, 0)
-    keys = dict.fromkeys(ids, 0)
+    released = ReleasedShares(ids)
     for i in ids:
         survivors, dropped = plan[i]
         try:
@@ -390,13 +389,8 @@ def test_unsigned_sparse_server_never_gets_both_secrets_with_any_lists(
             response = r.clients[i].unmask(UnmaskRequest(honest.session_id, survivors, dropped))
         except ProtocolAbort:
             continue
-        for owner, _ in response.seed_shares:
-            seeds[owner] += 1
-        for owner, _ in response.key_shares:
-            keys[owner] += 1
-    for owner in ids:
-        assert not (seeds[owner] >= t and keys[owner] >= t), (owner, seeds, keys)
-    event("some shares released" if any(seeds.values()) or any(keys.values()) else "none")
+        released.add(response)
+    released.assert_never_both(t)
 
 
 def test_roster_views_is_a_read_only_mapping_of_the_committed_ids() -> None:
