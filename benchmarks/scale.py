@@ -251,61 +251,34 @@ def client_cost(n: int, d: int) -> dict[str, Any]:
     probe = n // 2  # also replayed alone in a fresh interpreter (see fresh_process_cost)
     wire: dict[str, str] = {"state": parties[probe].save_state().hex()}
     views = server.collect_keys(adverts)
-    shares = []
-    for p in parties:
-        body = views[p.client_id].to_bytes()
-        if p.client_id == probe:
-            wire["share"] = body.hex()
-        shares.append(
-            timed(
-                "share",
-                p.client_id,
-                lambda p=p, b=body: p.share_keys(KeyRoster.from_bytes(b)),
-                body,
-            )
-        )
+
+    def stage(name: str, request_of: Callable[[int], Any], respond: Callable[..., Any]) -> list:
+        """Every client parses its request from bytes and answers it, timed."""
+        answers = []
+        for p in parties:
+            body = request_of(p.client_id).to_bytes()
+            if p.client_id == probe:
+                wire[name] = body.hex()
+            answers.append(timed(name, p.client_id, lambda p=p, b=body: respond(p, b), body))
+        return answers
+
+    shares = stage("share", views.__getitem__, lambda p, b: p.share_keys(KeyRoster.from_bytes(b)))
     bundles = server.collect_shares(shares)
-    masked = []
-    for p in parties:
-        body = bundles[p.client_id].to_bytes()
-        if p.client_id == probe:
-            wire["masked"] = body.hex()
-        masked.append(
-            timed(
-                "masked",
-                p.client_id,
-                lambda p=p, b=body: p.masked_input(ShareBundle.from_bytes(b), inputs),
-                body,
-            )
-        )
+    masked = stage(
+        "masked",
+        bundles.__getitem__,
+        lambda p, b: p.masked_input(ShareBundle.from_bytes(b), inputs),
+    )
     server.collect_masked_inputs(masked)
-    checks = []
-    for p in parties:
-        body = server.consistency_request_for(p.client_id).to_bytes()
-        if p.client_id == probe:
-            wire["check"] = body.hex()
-        checks.append(
-            timed(
-                "check",
-                p.client_id,
-                lambda p=p, b=body: p.consistency_check(ConsistencyRequest.from_bytes(b)),
-                body,
-            )
-        )
+    checks = stage(
+        "check",
+        server.consistency_request_for,
+        lambda p, b: p.consistency_check(ConsistencyRequest.from_bytes(b)),
+    )
     server.collect_consistency(checks)
-    answers = []
-    for p in parties:
-        body = server.unmask_request_for(p.client_id).to_bytes()
-        if p.client_id == probe:
-            wire["unmask"] = body.hex()
-        answers.append(
-            timed(
-                "unmask",
-                p.client_id,
-                lambda p=p, b=body: p.unmask(UnmaskRequest.from_bytes(b)),
-                body,
-            )
-        )
+    answers = stage(
+        "unmask", server.unmask_request_for, lambda p, b: p.unmask(UnmaskRequest.from_bytes(b))
+    )
     result = server.collect_unmask(answers)
     assert len(result.survivors) == n
     row: dict[str, Any] = {"n": n, "d": d, "k": k, "sampled": False}
