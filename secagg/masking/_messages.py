@@ -281,6 +281,21 @@ class EncryptedShare:
         return out
 
 
+def _need_encrypted_shares(values: object) -> None:
+    if not isinstance(values, tuple) or not all(isinstance(s, EncryptedShare) for s in values):
+        raise InvalidArgument("shares must be a tuple of EncryptedShare")
+
+
+def _write_encrypted_shares(w: Writer, shares: tuple[EncryptedShare, ...]) -> None:
+    w.u32(len(shares))
+    for share in shares:
+        w.blob(share.to_bytes())
+
+
+def _read_encrypted_shares(r: Reader) -> tuple[EncryptedShare, ...]:
+    return tuple(EncryptedShare.from_bytes(r.blob()) for _ in range(r.count()))
+
+
 @dataclass(frozen=True, slots=True)
 class ShareKeys:
     """Round 1, client to server: encrypted shares for each neighbour and a seed commitment.
@@ -299,10 +314,7 @@ class ShareKeys:
         _need_bytes("session_id", self.session_id, (SESSION_BYTES,))
         _need_id("client_id", self.client_id)
         _need_bytes("seed_commitment", self.seed_commitment, (32,))
-        if not isinstance(self.shares, tuple) or not all(
-            isinstance(s, EncryptedShare) for s in self.shares
-        ):
-            raise InvalidArgument("shares must be a tuple of EncryptedShare")
+        _need_encrypted_shares(self.shares)
 
     def to_bytes(self) -> bytes:
         """Versioned encoding."""
@@ -310,9 +322,7 @@ class ShareKeys:
         w.fixed(self.session_id)
         w.u32(self.client_id)
         w.fixed(self.seed_commitment)
-        w.u32(len(self.shares))
-        for share in self.shares:
-            w.blob(share.to_bytes())
+        _write_encrypted_shares(w, self.shares)
         return w.finish()
 
     @classmethod
@@ -320,7 +330,7 @@ class ShareKeys:
         """Parse and validate :meth:`to_bytes` output."""
         r = Reader(data, cls._KIND)
         sid, cid, commitment = r.fixed(SESSION_BYTES), r.u32(), r.fixed(32)
-        shares = tuple(EncryptedShare.from_bytes(r.blob()) for _ in range(r.count()))
+        shares = _read_encrypted_shares(r)
         r.done()
         return cls(sid, cid, commitment, shares)
 
@@ -341,19 +351,14 @@ class ShareBundle:
     def __post_init__(self) -> None:
         _need_bytes("session_id", self.session_id, (SESSION_BYTES,))
         _need_id("receiver", self.receiver)
-        if not isinstance(self.shares, tuple) or not all(
-            isinstance(s, EncryptedShare) for s in self.shares
-        ):
-            raise InvalidArgument("shares must be a tuple of EncryptedShare")
+        _need_encrypted_shares(self.shares)
 
     def to_bytes(self) -> bytes:
         """Versioned encoding."""
         w = Writer(self._KIND)
         w.fixed(self.session_id)
         w.u32(self.receiver)
-        w.u32(len(self.shares))
-        for share in self.shares:
-            w.blob(share.to_bytes())
+        _write_encrypted_shares(w, self.shares)
         return w.finish()
 
     @classmethod
@@ -361,7 +366,7 @@ class ShareBundle:
         """Parse and validate :meth:`to_bytes` output."""
         r = Reader(data, cls._KIND)
         sid, receiver = r.fixed(SESSION_BYTES), r.u32()
-        shares = tuple(EncryptedShare.from_bytes(r.blob()) for _ in range(r.count()))
+        shares = _read_encrypted_shares(r)
         r.done()
         return cls(sid, receiver, shares)
 
