@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, Self, TypeVar, runtime_checkable
 
 from federated.errors import FederatedError, InvalidArgument
 
@@ -45,17 +45,13 @@ class Executor(Protocol):
         ...
 
 
-class SerialExecutor:
-    """Run every task in the calling process, one after the other (the default)."""
-
-    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """Apply ``function`` to every item in order."""
-        return [function(item) for item in items]
+class ClosingContext:
+    """``with executor:`` closes it on exit (subclasses define ``close``)."""
 
     def close(self) -> None:
-        """Nothing to release."""
+        raise NotImplementedError
 
-    def __enter__(self) -> SerialExecutor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -65,6 +61,17 @@ class SerialExecutor:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class SerialExecutor(ClosingContext):
+    """Run every task in the calling process, one after the other (the default)."""
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Apply ``function`` to every item in order."""
+        return [function(item) for item in items]
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def _single_threaded_worker() -> None:
@@ -82,7 +89,7 @@ def _single_threaded_worker() -> None:
         torch.set_num_threads(1)
 
 
-class ProcessPoolExecutor:
+class ProcessPoolExecutor(ClosingContext):
     """Run tasks in a pool of worker processes on the local cores.
 
     Functions and items must be picklable by :mod:`multiprocessing` (module-level functions,
@@ -115,17 +122,6 @@ class ProcessPoolExecutor:
     def close(self) -> None:
         """Shut the pool down and wait for the workers."""
         self._pool.shutdown(wait=True)
-
-    def __enter__(self) -> ProcessPoolExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 ExecutorName = Literal["serial", "process", "ray"]

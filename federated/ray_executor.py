@@ -24,7 +24,6 @@ import contextlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, TypeVar
 
 from federated._ray_plan import plan_call
@@ -36,6 +35,7 @@ from federated._ray_runtime import (
 )
 from federated._ray_worker import ClientHost
 from federated.errors import FederatedError, InvalidArgument
+from federated.executors import ClosingContext
 
 __all__ = ["RayExecutor", "WorkerLost", "RayNotInstalled", "gpu_share"]
 
@@ -92,7 +92,7 @@ class _Call:
     positions: tuple[int, ...]
 
 
-class RayExecutor:
+class RayExecutor(ClosingContext):
     """Run client tasks on Ray actors: a local runtime by default, or a cluster by address.
 
     Args:
@@ -336,17 +336,6 @@ class RayExecutor:
         self._placements = {}
         self._by_key = {}
         runtime.close()
-
-    def __enter__(self) -> RayExecutor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals ---------------------------------------------------------------------
 
