@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# Exactly this spelling takes the local CPU wheel; any other may pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[demo,plot,dev,flower,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[demo,plot,fast,dev,flower,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -42,7 +42,7 @@ $(BENCH_STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install --quiet torch==2.13.0
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[demo,bench]'
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[demo,fast,bench]'
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

@@ -50,6 +50,7 @@ __all__ = [
     "Probability",
     "bernoulli",
     "bernoulli_exp_neg",
+    "decide",
     "exp_neg_with_error",
 ]
 
@@ -163,8 +164,23 @@ def _bernoulli_block(
     offset: int,
 ) -> NDArray[np.bool_]:
     """:func:`bernoulli` on one block; element ``i`` is ``offset + i`` for ``exact``."""
-    bits = PREFIX_BITS
-    prefixes = uniform_prefixes(p_approx.size, bits)
+    prefixes = uniform_prefixes(p_approx.size, PREFIX_BITS)
+    return decide(prefixes, PREFIX_BITS, p_approx, p_err, exact, offset)
+
+
+def decide(
+    prefixes: NDArray[np.uint32] | NDArray[np.uint64],
+    bits: int,
+    p_approx: NDArray[np.float64],
+    p_err: NDArray[np.float64] | float,
+    exact: ExactProbability,
+    offset: int = 0,
+) -> NDArray[np.bool_]:
+    """Decide ``V_i < p_i`` for uniforms ``V_i`` whose leading ``bits`` bits are ``prefixes``.
+
+    The fast comparison of the module docstring, then :class:`LazyUniform` for the
+    ambiguous elements; element ``i`` is ``offset + i`` for ``exact``.
+    """
     step = 2.0**-bits
     low = prefixes.astype(np.float64) * step  # exact: prefixes < 2**53, step a power of two
     high = low + step  # exact for the same reason

@@ -35,18 +35,20 @@ from dp.mechanisms._bernoulli import (
 )
 from dp.mechanisms._exp import EXP_ABS_ERR, EXP_REL_ERR, exp_neg
 
-__all__ = ["GEOMETRIC_BITS", "Geometric", "geometric"]
+__all__ = ["ATTEMPTS", "GEOMETRIC_BITS", "LOW_BITS", "Geometric", "geometric"]
 
 #: Leading bits of each uniform revealed on the fast path (tests lower it to exercise the
 #: exact slow path; any value in 1..53 gives the same law).
 GEOMETRIC_BITS = 53
 
 _U = 2.0**-53
-_LOW_BITS = 10
-_LOW_MASK = (1 << _LOW_BITS) - 1
+#: Thresholds are ``high[g >> LOW_BITS] * low[g & (2**LOW_BITS - 1)]``.
+LOW_BITS = 10
+_LOW_MASK = (1 << LOW_BITS) - 1
 _MAX_HIGH = 1 << 16
 _MAX_GAMMA = 700.0
-_ATTEMPTS = 4
+#: Candidates checked on the fast path before the exact walk takes over.
+ATTEMPTS = 4
 _MIN_RATE = Fraction(1, 2**20)
 
 
@@ -68,11 +70,11 @@ class Geometric:
             self.outer = geometric(rate * self.block)
             return
         # j * rate_f has error <= 2.01 u (j rate): the float rate and the product's rounding.
-        low_args = np.arange(1 << _LOW_BITS, dtype=np.float64) * self.rate_f
-        high_count = math.ceil(_MAX_GAMMA / ((1 << _LOW_BITS) * self.rate_f)) + 2
+        low_args = np.arange(1 << LOW_BITS, dtype=np.float64) * self.rate_f
+        high_count = math.ceil(_MAX_GAMMA / ((1 << LOW_BITS) * self.rate_f)) + 2
         self.direct = high_count > _MAX_HIGH
         high_count = min(high_count, _MAX_HIGH)
-        high_args = np.arange(high_count, dtype=np.float64) * float(1 << _LOW_BITS) * self.rate_f
+        high_args = np.arange(high_count, dtype=np.float64) * float(1 << LOW_BITS) * self.rate_f
         self.low = exp_neg(low_args)
         self.high = exp_neg(high_args)
         low_rel = EXP_REL_ERR + 2.02 * _U * float(low_args[-1])
@@ -83,6 +85,11 @@ class Geometric:
         self.step = float(exp_neg(np.array([self.rate_f]))[0])
         self.step_rel = EXP_REL_ERR + 2.02 * _U * self.rate_f
 
+    @property
+    def tabulated(self) -> bool:
+        """Whether thresholds come from the two tables (what the compiled kernel reads)."""
+        return self.outer is None and not self.direct
+
     def threshold(self, g: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """``exp(-g * rate)`` for ``g >= 0`` and a rigorous absolute error bound."""
         if self.direct:
@@ -90,7 +97,7 @@ class Geometric:
             value = exp_neg(args)
             rel = EXP_REL_ERR + 2.02 * _U * np.minimum(args, _MAX_GAMMA) * 1.0001
             return value, value * rel + 2 * EXP_ABS_ERR
-        high = np.minimum(g >> _LOW_BITS, self.high.size - 1)
+        high = np.minimum(g >> LOW_BITS, self.high.size - 1)
         # Beyond the table the true value is below exp(-700) < 2**-1000: the last entry,
         # 0, is within EXP_ABS_ERR of it.
         value = self.high[high] * self.low[g & _LOW_MASK]
@@ -114,7 +121,7 @@ class Geometric:
         todo = np.flatnonzero(~confirmed)
         g = g[todo]
         starts: dict[int, int] = {}  # element -> candidate, for the exact slow path
-        for _ in range(_ATTEMPTS):
+        for _ in range(ATTEMPTS):
             if not todo.size:
                 break
             done, down, up = self._check(g, low[todo], high[todo])
@@ -126,7 +133,7 @@ class Geometric:
             todo = todo[moving]
         starts.update(zip(todo.tolist(), g.tolist(), strict=True))
         for i, start in starts.items():
-            out[i] = self._exact(LazyUniform(int(prefixes[i]), bits), max(start, 0))
+            out[i] = self.walk(LazyUniform(int(prefixes[i]), bits), max(start, 0))
         return out
 
     def _candidates(self, v: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -167,7 +174,7 @@ class Geometric:
             todo = todo[~keep]
         return out
 
-    def _exact(self, uniform: LazyUniform, g: int) -> int:
+    def walk(self, uniform: LazyUniform, g: int) -> int:
         """The exact ``G`` for this uniform: walk from ``g`` with exact comparisons."""
         while True:
             if g > 0 and not uniform.below(ExpNeg(g * self.rate)):

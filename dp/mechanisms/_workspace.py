@@ -12,13 +12,22 @@ results handed back to callers are always fresh arrays.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["scratch_floats", "scratch_ints"]
+__all__ = ["scratch_bytes", "scratch_floats", "scratch_ints"]
 
 _LOCAL = threading.local()
+
+
+def _scratch(kind: str, dtype: type[np.generic], purpose: str, size: int) -> NDArray[Any]:
+    buffers: dict[str, NDArray[Any]] = _LOCAL.__dict__.setdefault(kind, {})
+    buffer = buffers.get(purpose)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[purpose] = np.empty(size, dtype=dtype)
+    return buffer[:size]
 
 
 def scratch_floats(purpose: str, size: int) -> NDArray[np.float64]:
@@ -27,17 +36,14 @@ def scratch_floats(purpose: str, size: int) -> NDArray[np.float64]:
     Two live borrowers must use different ``purpose`` names; the array is valid until the
     same thread borrows the same purpose again.
     """
-    buffers: dict[str, NDArray[np.float64]] = _LOCAL.__dict__.setdefault("floats", {})
-    buffer = buffers.get(purpose)
-    if buffer is None or buffer.size < size:
-        buffer = buffers[purpose] = np.empty(size, dtype=np.float64)
-    return buffer[:size]
+    return _scratch("floats", np.float64, purpose, size)
 
 
 def scratch_ints(purpose: str, size: int) -> NDArray[np.int64]:
     """Like :func:`scratch_floats`, for int64."""
-    buffers: dict[str, NDArray[np.int64]] = _LOCAL.__dict__.setdefault("ints", {})
-    buffer = buffers.get(purpose)
-    if buffer is None or buffer.size < size:
-        buffer = buffers[purpose] = np.empty(size, dtype=np.int64)
-    return buffer[:size]
+    return _scratch("ints", np.int64, purpose, size)
+
+
+def scratch_bytes(purpose: str, size: int) -> NDArray[np.uint8]:
+    """Like :func:`scratch_floats`, for uint8."""
+    return _scratch("bytes", np.uint8, purpose, size)

@@ -41,9 +41,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from dp.errors import CalibrationError, DPError, InvalidArgument
 from dp.events import DistributedDiscreteGaussian, DpEvent, Skellam
-from dp.mechanisms._bernoulli import bernoulli
+from dp.mechanisms import _bernoulli
+from dp.mechanisms._bernoulli import SLACK, LazyUniform, bernoulli, uniform_prefixes
+from dp.mechanisms._compiled import kernels
 from dp.mechanisms._rotation import padded_length, rotate_into, shared_signs, unrotate
-from dp.mechanisms._workspace import scratch_floats, scratch_ints
+from dp.mechanisms._workspace import scratch_bytes, scratch_floats, scratch_ints
 from dp.mechanisms.clipping import as_finite_vector, clip_l2_unchecked, positive_real
 from dp.mechanisms.samplers import sample_discrete_gaussian_sq, sample_skellam
 
@@ -290,13 +292,34 @@ def conditional_round(
     top = max(math.floor(high), -math.floor(low)) + 1 if base.size else 0
     fits = (top * top + 1) * max(1, base.size) < 2**62
     rounded = np.empty_like(base)
+    exact = _ExactFraction(y, base)
     for _ in range(max_attempts):
-        up = bernoulli(frac, _FRACTION_ERROR, _ExactFraction(y, base))
-        np.add(base, up, out=rounded)
+        _round_once(base, frac, exact, rounded)
         sum_sq = int(np.dot(rounded, rounded)) if fits else sum(v * v for v in rounded.tolist())
         if sum_sq <= limit:
             return rounded
     raise DPError(f"conditional rounding failed {max_attempts} times; raise beta or the bound")
+
+
+def _round_once(
+    base: NDArray[np.int64],
+    frac: NDArray[np.float64],
+    exact: _ExactFraction,
+    rounded: NDArray[np.int64],
+) -> None:
+    """``rounded = base + Bernoulli(frac)``, elementwise and exactly (compiled when possible)."""
+    compiled = kernels()
+    if compiled is None:
+        np.add(base, bernoulli(frac, _FRACTION_ERROR, exact), out=rounded)
+        return
+    bits = _bernoulli.PREFIX_BITS
+    prefixes = uniform_prefixes(base.size, bits)
+    undecided = scratch_bytes("round-undecided", base.size)
+    band = _FRACTION_ERROR + SLACK
+    if compiled.round_stochastically(base, frac, prefixes, bits, band, rounded, undecided):
+        for i in np.flatnonzero(undecided).tolist():
+            up = LazyUniform(int(prefixes[i]), bits).below(exact(i))
+            rounded[i] = base[i] + int(up)
 
 
 def _wrap(values: NDArray[np.int64], bits: int) -> NDArray[np.uint64]:

@@ -33,19 +33,27 @@ import functools
 import math
 from collections.abc import Callable
 from fractions import Fraction
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dp._rng import random_below, random_bits
+from dp._rng import random_below, random_bits, random_bytes
 from dp.errors import InvalidArgument
+from dp.mechanisms import _bernoulli, _geometric
 from dp.mechanisms._bernoulli import (
     BLOCK,
+    SLACK,
     ExpNegOf,
+    LazyUniform,
     bernoulli,
+    decide,
     exp_neg_with_error,
+    uniform_prefixes,
 )
-from dp.mechanisms._geometric import geometric
+from dp.mechanisms._compiled import kernels
+from dp.mechanisms._exp import EXP_ABS_ERR
+from dp.mechanisms._geometric import Geometric, geometric
 
 __all__ = [
     "RationalLike",
@@ -196,17 +204,66 @@ class _GaussianPlan:
         g_err = 8 * _U * (np.abs(x) + self.center_f + 1.0) ** 2 / self.sigma_sq_f
         return exp_neg_with_error(gamma, g_err)
 
-    def candidates(self, count: int) -> NDArray[np.int64]:
-        """One pass of Canonne et al. (2020) Algorithm 3; returns the accepted draws."""
-        y = _laplace(self.rate, count)
-        magnitude = np.abs(y)
+    def _acceptance_of(
+        self, magnitude: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Acceptance probabilities of these magnitudes, from the table when it covers them."""
         if magnitude.size and int(magnitude.max()) < self.p.size:
-            p, err = self.p[magnitude], self.err[magnitude]
-        else:
-            p, err = self._acceptance(magnitude.astype(np.float64))
+            return self.p[magnitude], self.err[magnitude]
+        return self._acceptance(magnitude.astype(np.float64))
+
+    def candidates(self, count: int) -> NDArray[np.int64]:
+        """One pass of Canonne et al. (2020) Algorithm 3; returns the accepted draws.
+
+        Slot ``i`` of the pass uses the ``i``-th geometric uniform, sign bit and acceptance
+        uniform, whichever path (compiled or numpy) runs it.
+        """
+        geo = geometric(self.rate)
+        compiled = kernels()
+        if compiled is not None and geo.tabulated:
+            return self._compiled_candidates(compiled, geo, count)
+        magnitude = geo.sample(count)
+        negative = random_bits(count)
+        prefixes = uniform_prefixes(count, _bernoulli.PREFIX_BITS)
+        keep = ~(negative & (magnitude == 0))  # "minus zero" is rejected
+        y: NDArray[np.int64] = np.where(negative, -magnitude, magnitude)[keep]
+        p, err = self._acceptance_of(np.abs(y))
         exact = ExpNegOf(_GaussianGamma(y, self.center, self.sigma_sq))
-        keep = bernoulli(p, err, exact)
-        return y[keep]
+        accepted = decide(prefixes[keep], _bernoulli.PREFIX_BITS, p, err, exact)
+        return y[accepted]
+
+    def _compiled_candidates(
+        self, compiled: ModuleType, geo: Geometric, count: int
+    ) -> NDArray[np.int64]:
+        """:meth:`candidates` by the numba kernel, with the same exact slow paths."""
+        geo_bits, bern_bits = _geometric.GEOMETRIC_BITS, _bernoulli.PREFIX_BITS
+        geo_prefixes = uniform_prefixes(count, geo_bits)
+        sign_bytes = random_bytes((count + 7) // 8)
+        bern_prefixes = uniform_prefixes(count, bern_bits)
+        y = np.empty(count, dtype=np.int64)
+        status = np.empty(count, dtype=np.uint8)
+        compiled.discrete_gaussian(
+            geo_prefixes, geo_bits, sign_bytes, bern_prefixes, bern_bits,
+            geo.rate_f, geo.high, geo.low, geo.rel, geo.step, geo.step_rel,
+            self.p, self.err, EXP_ABS_ERR, SLACK, _geometric.ATTEMPTS, y, status,
+        )  # fmt: skip
+        for i in np.flatnonzero(status == compiled.GEOMETRIC_UNDECIDED).tolist():
+            g = geo.walk(LazyUniform(int(geo_prefixes[i]), geo_bits), max(int(y[i]), 0))
+            negative = (int(sign_bytes[i >> 3]) >> (7 - (i & 7))) & 1
+            if negative and g == 0:
+                status[i] = compiled.REJECTED
+                continue
+            y[i] = -g if negative else g
+            status[i] = compiled.BERNOULLI_UNDECIDED
+        undecided = np.flatnonzero(status == compiled.BERNOULLI_UNDECIDED)
+        if undecided.size:
+            candidates = y[undecided]
+            p, err = self._acceptance_of(np.abs(candidates))
+            exact = ExpNegOf(_GaussianGamma(candidates, self.center, self.sigma_sq))
+            accepted = decide(bern_prefixes[undecided], bern_bits, p, err, exact)
+            status[undecided] = np.where(accepted, compiled.ACCEPTED, compiled.REJECTED)
+        drawn: NDArray[np.int64] = y[status == compiled.ACCEPTED]
+        return drawn
 
 
 @functools.lru_cache(maxsize=4)
