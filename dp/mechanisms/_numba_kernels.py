@@ -70,10 +70,10 @@ def _geometric_draw(
 
 @numba.njit(cache=True, nogil=True)
 def discrete_gaussian(
-    geo_prefixes: np.ndarray,
+    geo_words: np.ndarray,
     geo_bits: int,
     sign_bytes: np.ndarray,
-    bern_prefixes: np.ndarray,
+    bern_words: np.ndarray,
     bern_bits: int,
     rate_f: float,
     high_tab: np.ndarray,
@@ -91,20 +91,23 @@ def discrete_gaussian(
 ) -> None:
     """One pass of Canonne, Kamath and Steinke (2020) Algorithm 3 over ``y.size`` slots.
 
-    Slot ``i`` uses the ``i``-th geometric prefix, sign bit (most significant bit first,
-    as :func:`numpy.unpackbits` reads them) and Bernoulli prefix. A candidate whose
+    Slot ``i`` uses the ``i``-th geometric word, sign bit (most significant bit first,
+    as :func:`numpy.unpackbits` reads them) and Bernoulli word; a word's leading ``bits``
+    bits are its prefix (``uniform_prefixes`` reads words the same way). A candidate whose
     magnitude is past the acceptance table is left to Python as ``BERNOULLI_UNDECIDED``.
     Three loops rather than one: each iteration of a loop is then independent of the
     others, so the CPU overlaps their latencies (about 2x faster than one fused loop).
     """
     geo_step = 2.0**-geo_bits
     bern_step = 2.0**-bern_bits
+    geo_shift = np.uint64(8 * geo_words.itemsize - geo_bits)
+    bern_shift = np.uint64(8 * bern_words.itemsize - bern_bits)
     # Float guesses floor(-log(V) / rate), checked exactly below.
     for i in range(y.size):
-        middle = float(geo_prefixes[i]) * geo_step + 0.5 * geo_step
+        middle = float(geo_words[i] >> geo_shift) * geo_step + 0.5 * geo_step
         y[i] = np.int64(min(math.floor(-math.log(middle) / rate_f), 2.0**62))
     for i in range(y.size):
-        low = float(geo_prefixes[i]) * geo_step
+        low = float(geo_words[i] >> geo_shift) * geo_step
         g, sure = _geometric_draw(
             y[i], low, low + geo_step, high_tab, low_tab, rel, step, step_rel,
             abs_err, slack, attempts,
@@ -120,7 +123,7 @@ def discrete_gaussian(
         k = min(g, last)
         p = accept_p[k]
         band = accept_err[k] + slack
-        low = float(bern_prefixes[i]) * bern_step
+        low = float(bern_words[i] >> bern_shift) * bern_step
         accept = np.int64(low + bern_step <= p - band)
         undecided = np.int64(low < p + band) & (1 - accept)
         decided = accept * ACCEPTED + undecided * BERNOULLI_UNDECIDED

@@ -174,6 +174,11 @@ class _GaussianGamma:
 _TABLE_MAX = 1 << 18
 
 
+def _word_bytes(bits: int) -> int:
+    """Bytes per uniform word of ``bits`` leading bits, as :func:`uniform_prefixes` draws."""
+    return 4 if bits <= 32 else 8
+
+
 class _GaussianPlan:
     """Proposal scale and a table of acceptance probabilities for one ``sigma^2``.
 
@@ -223,8 +228,8 @@ class _GaussianPlan:
         if compiled is not None and geo.tabulated:
             return self._compiled_candidates(compiled, geo, count)
         magnitude = geo.sample(count)
-        negative = random_bits(count)
         prefixes = uniform_prefixes(count, _bernoulli.PREFIX_BITS)
+        negative = random_bits(count)
         keep = ~(negative & (magnitude == 0))  # "minus zero" is rejected
         y: NDArray[np.int64] = np.where(negative, -magnitude, magnitude)[keep]
         p, err = self._acceptance_of(np.abs(y))
@@ -237,18 +242,24 @@ class _GaussianPlan:
     ) -> NDArray[np.int64]:
         """:meth:`candidates` by the numba kernel, with the same exact slow paths."""
         geo_bits, bern_bits = _geometric.GEOMETRIC_BITS, _bernoulli.PREFIX_BITS
-        geo_prefixes = uniform_prefixes(count, geo_bits)
-        sign_bytes = random_bytes((count + 7) // 8)
-        bern_prefixes = uniform_prefixes(count, bern_bits)
+        # One request for the three streams, in the numpy path's order: geometric words,
+        # acceptance words, sign bytes (words as ``uniform_prefixes`` draws them).
+        geo_size, bern_size = _word_bytes(geo_bits), _word_bytes(bern_bits)
+        raw = random_bytes((geo_size + bern_size) * count + (count + 7) // 8)
+        geo_words = raw[: geo_size * count].view(f"u{geo_size}")
+        bern_words = raw[geo_size * count : (geo_size + bern_size) * count].view(f"u{bern_size}")
+        sign_bytes = raw[(geo_size + bern_size) * count :]
         y = np.empty(count, dtype=np.int64)
         status = np.empty(count, dtype=np.uint8)
         compiled.discrete_gaussian(
-            geo_prefixes, geo_bits, sign_bytes, bern_prefixes, bern_bits,
+            geo_words, geo_bits, sign_bytes, bern_words, bern_bits,
             geo.rate_f, geo.high, geo.low, geo.rel, geo.step, geo.step_rel,
             self.p, self.err, EXP_ABS_ERR, SLACK, _geometric.ATTEMPTS, y, status,
         )  # fmt: skip
+        geo_shift, bern_shift = 8 * geo_size - geo_bits, 8 * bern_size - bern_bits
         for i in np.flatnonzero(status == compiled.GEOMETRIC_UNDECIDED).tolist():
-            g = geo.walk(LazyUniform(int(geo_prefixes[i]), geo_bits), max(int(y[i]), 0))
+            prefix = int(geo_words[i]) >> geo_shift
+            g = geo.walk(LazyUniform(prefix, geo_bits), max(int(y[i]), 0))
             negative = (int(sign_bytes[i >> 3]) >> (7 - (i & 7))) & 1
             if negative and g == 0:
                 status[i] = compiled.REJECTED
@@ -260,7 +271,8 @@ class _GaussianPlan:
             candidates = y[undecided]
             p, err = self._acceptance_of(np.abs(candidates))
             exact = ExpNegOf(_GaussianGamma(candidates, self.center, self.sigma_sq))
-            accepted = decide(bern_prefixes[undecided], bern_bits, p, err, exact)
+            prefixes = bern_words[undecided] >> np.uint8(bern_shift)
+            accepted = decide(prefixes, bern_bits, p, err, exact)
             status[undecided] = np.where(accepted, compiled.ACCEPTED, compiled.REJECTED)
         drawn: NDArray[np.int64] = y[status == compiled.ACCEPTED]
         return drawn
