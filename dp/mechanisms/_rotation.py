@@ -1,21 +1,24 @@
-"""The randomised Walsh-Hadamard rotation shared by all clients of a round.
+"""The randomised orthogonal rotation shared by all clients of a round: signs, then a DCT.
 
-``R x = H D x / sqrt(n)`` with ``D`` a diagonal of random signs and ``H`` the Sylvester
-Hadamard matrix of order ``n`` (a power of two): an orthogonal map that spreads a vector's
-mass evenly over coordinates, so that after rotation every coordinate has magnitude about
-``||x|| / sqrt(n)`` and conditional rounding and modular wrapping lose little (Kairouz, Liu
-and Steinke 2021, section 4; Suresh et al. 2017 for the randomised Hadamard transform).
+``R x = C D x`` with ``D`` a diagonal of random signs and ``C`` the orthonormal DCT-II
+matrix of order ``L``, ``C[j, k] = s_j cos(pi j (2k + 1) / (2L))`` with ``s_0 = sqrt(1/L)``
+and ``s_j = sqrt(2/L)`` otherwise. It is orthogonal, and it spreads a vector's mass over the
+coordinates: for any fixed ``x`` each ``(R x)_j = sum_k C[j, k] D_k x_k`` is a Rademacher
+sum, sub-Gaussian with variance proxy ``sum_k C[j, k]^2 x_k^2 <= (2/L) ||x||^2``
+(Hoeffding). So after rotation every coordinate has magnitude about ``||x|| / sqrt(L)``
+and conditional rounding and modular wrapping lose little (Kairouz, Liu and Steinke 2021,
+section 4). This is the argument of Ailon and Chazelle ("The Fast Johnson-Lindenstrauss
+Transform", SIAM J. Comput. 2009) for ``H D`` with any orthogonal ``H`` whose entries are
+``O(1/sqrt(L))``; the Walsh-Hadamard matrix (entries ``1/sqrt(L)``, Suresh et al. 2017)
+needs ``L`` a power of two, padding 100,180 coordinates to 131,072, where the DCT-II
+(entries at most ``sqrt(2/L)``: the :data:`FLATTENING` constant 2) runs at any 5-smooth
+length, here 101,250, for 23% less noise, masking and traffic.
 
-The signs are public: they are expanded from a shared 32-byte seed with AES-256-CTR (key =
-seed, zero nonce), so every client and the server derive the same rotation.
-
-The fast transform runs the ``log2 n`` butterfly levels of the Sylvester construction
-``H_2n = [[H_n, H_n], [H_n, -H_n]]`` in the constant-geometry form of Pease ("An
-adaptation of the fast Fourier transform for parallel processing", J. ACM 1968): every
-stage adds and subtracts adjacent pairs into the two halves of a second buffer, so each
-numpy call streams one long run with no per-level reshaping. Each stage computes exactly
-the sums and differences of one level of the textbook loop, in the same order, so results
-are bit-for-bit identical to it.
+The transform is :func:`scipy.fft.dct` (type II, ``norm="ortho"``; pocketfft, an
+``O(L log L)`` FFT-based algorithm, single-threaded), and its inverse the orthonormal
+DCT-III, :func:`scipy.fft.idct`. The signs are public: they are expanded from a shared
+32-byte seed with AES-256-CTR (key = seed, zero nonce), so every client and the server
+derive the same rotation.
 """
 
 from __future__ import annotations
@@ -23,18 +26,18 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import scipy.fft
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from numpy.typing import NDArray
 
 from dp.errors import InvalidArgument
-from dp.mechanisms._workspace import scratch_floats
 
 __all__ = [
+    "FLATTENING",
     "SEED_BYTES",
-    "hadamard_inplace",
-    "padded_length",
     "rotate",
     "rotate_into",
+    "rotation_length",
     "rotation_signs",
     "shared_signs",
     "unrotate",
@@ -42,10 +45,30 @@ __all__ = [
 
 SEED_BYTES = 32
 
+#: ``L * max C[j, k]^2`` for the orthonormal DCT-II: each rotated coordinate of ``x`` is
+#: sub-Gaussian with variance proxy at most ``FLATTENING * ||x||^2 / L``.
+FLATTENING = 2
 
-def padded_length(dimension: int) -> int:
-    """The smallest power of two at least ``dimension``."""
-    return 1 << max(0, (dimension - 1).bit_length())
+
+@functools.lru_cache(maxsize=64)
+def rotation_length(dimension: int) -> int:
+    """``L``: the smallest integer ``>= dimension`` with no prime factor above 5.
+
+    Such lengths keep the FFT behind the DCT fast; the padding is at most 7% from 1,000
+    coordinates on and 3% from 100,000 on (100,180 -> 101,250), and the length depends
+    only on the dimension, so every party derives the same one.
+    """
+    if dimension < 1:
+        raise InvalidArgument(f"dimension must be >= 1, got {dimension}")
+    length = dimension
+    while True:
+        rest = length
+        for prime in (2, 3, 5):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1:
+            return length
+        length += 1
 
 
 def _check_seed(seed: object) -> bytes:
@@ -81,52 +104,34 @@ def shared_signs(seed: bytes, length: int) -> NDArray[np.float64]:
     return _cached(_check_seed(seed), length)
 
 
-def hadamard_inplace(y: NDArray[np.float64]) -> None:
-    """Unnormalised fast Walsh-Hadamard transform of a power-of-two-length vector, in place.
-
-    Raises:
-        InvalidArgument: if ``y`` is not a contiguous 1-D float64 array of power-of-two size.
-    """
-    n = y.size
-    if y.ndim != 1 or y.dtype != np.float64 or not y.flags.c_contiguous or n & (n - 1):
-        raise InvalidArgument("the transform needs a contiguous float64 vector of 2^k entries")
-    half = n // 2
-    source, target = y, scratch_floats("hadamard-other", n)
-    for _ in range(n.bit_length() - 1):
-        # Pease's constant-geometry stage: adjacent pairs in, sums to the first half and
-        # differences to the second. Stage j performs exactly the butterflies of span 2^j
-        # of the textbook loop, on values that sit at shuffled positions.
-        np.add(source[0::2], source[1::2], out=target[:half])
-        np.subtract(source[0::2], source[1::2], out=target[half:])
-        source, target = target, source
-    if source is not y:
-        y[...] = source
-
-
 def rotate_into(
     x: NDArray[np.float64], signs: NDArray[np.float64], out: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """:func:`rotate` written into ``out`` (of ``signs.size`` elements); returns ``out``."""
+    """:func:`rotate` written into ``out`` (a contiguous float64 array of ``signs.size``).
+
+    Returns ``out``.
+    """
     out[: x.size] = x
     out[x.size :] = 0.0
     out *= signs
-    hadamard_inplace(out)
-    out /= np.sqrt(signs.size)
+    # overwrite_x: pocketfft writes the transform into the input buffer, no allocation.
+    result = scipy.fft.dct(out, type=2, norm="ortho", overwrite_x=True)
+    if result is not out:
+        out[...] = result
     return out
 
 
 def rotate(x: NDArray[np.float64], signs: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Pad ``x`` with zeros to ``signs.size`` and apply ``H D / sqrt(n)``."""
+    """Pad ``x`` with zeros to ``signs.size`` and apply ``C D``."""
     return rotate_into(x, signs, np.empty(signs.size))
 
 
 def unrotate(
     y: NDArray[np.float64], signs: NDArray[np.float64], dimension: int
 ) -> NDArray[np.float64]:
-    """Invert :func:`rotate` (``D H / sqrt(n)``) and drop the padding."""
+    """Invert :func:`rotate` (``D C^T``, ``C^T`` the orthonormal DCT-III), drop the padding."""
     work = np.array(y, dtype=np.float64)
-    hadamard_inplace(work)
+    work = np.asarray(scipy.fft.idct(work, type=2, norm="ortho", overwrite_x=True))
     out = work[:dimension]
-    out /= np.sqrt(signs.size)
     out *= signs[:dimension]
     return out

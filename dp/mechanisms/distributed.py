@@ -6,7 +6,8 @@ Agarwal, Kairouz and Liu, "The Skellam Mechanism for Differentially Private Fede
 Learning" (NeurIPS 2021, section 4) for Skellam noise. Each client:
 
 1. clips its update to L2 norm ``c``;
-2. rotates it with the public randomised Walsh-Hadamard transform (padded to ``n = 2^k``);
+2. rotates it with the public randomised orthonormal DCT (random signs, then DCT-II;
+   padded to ``d_pad``, the smallest 5-smooth length ``>= d``: :mod:`dp.mechanisms._rotation`);
 3. divides by the grid step ``gamma`` and rounds stochastically, retrying until the rounded
    vector's L2 norm is at most ``Delta_2`` (conditional rounding, Kairouz et al. 2021,
    section 4.1), so the integer sum has a hard sensitivity bound;
@@ -44,7 +45,13 @@ from dp.events import DistributedDiscreteGaussian, DpEvent, Skellam
 from dp.mechanisms import _bernoulli
 from dp.mechanisms._bernoulli import SLACK, LazyUniform, bernoulli, uniform_prefixes
 from dp.mechanisms._compiled import kernels
-from dp.mechanisms._rotation import padded_length, rotate_into, shared_signs, unrotate
+from dp.mechanisms._rotation import (
+    FLATTENING,
+    rotate_into,
+    rotation_length,
+    shared_signs,
+    unrotate,
+)
 from dp.mechanisms._workspace import scratch_bytes, scratch_floats, scratch_ints
 from dp.mechanisms.clipping import as_finite_vector, clip_l2_unchecked, positive_real
 from dp.mechanisms.samplers import sample_discrete_gaussian_sq, sample_skellam
@@ -120,7 +127,7 @@ class DistributedConfig:
         if not 0 < self.beta < 1:
             raise InvalidArgument("beta must be in (0, 1)")
         _positive_int("max_rounding_attempts", self.max_rounding_attempts)
-        object.__setattr__(self, "_padded", padded_length(self.dimension))
+        object.__setattr__(self, "_padded", rotation_length(self.dimension))
         if self.noise_multiplier > 0 and self.client_variance < Fraction(1, 4):
             raise InvalidArgument(
                 "per-client noise is below half a grid unit; use a smaller scale "
@@ -148,8 +155,9 @@ class DistributedConfig:
         """Choose the finest grid step for which the aggregate fits ``B`` bits.
 
         Each aggregate coordinate (grid units) has variance at most
-        ``A / gamma^2 + n / 4`` with ``A = (n c)^2 / d_pad + n (z c)^2 / n_min`` (signal
-        spread by the rotation, rounding, noise; ``n = num_clients``); ``gamma`` is the
+        ``A / gamma^2 + n / 4`` with ``A = 2 (n c)^2 / d_pad + n (z c)^2 / n_min`` (signal
+        spread by the rotation, whose flattening constant is 2, rounding, noise;
+        ``n = num_clients``); ``gamma`` is the
         smallest value with ``2 k sqrt(A / gamma^2 + n / 4) <= 2^B`` (Kairouz et al. 2021,
         section 5, with ``k`` standard deviations of head-room). The grid is never made
         finer than needed for a per-client noise of ``max_client_sigma`` grid units: beyond
@@ -161,12 +169,12 @@ class DistributedConfig:
         """
         _positive_int("num_clients", num_clients)
         n = num_clients
-        d_pad = padded_length(_positive_int("dimension", dimension, 1, 2**26))
+        d_pad = rotation_length(_positive_int("dimension", dimension, 1, 2**26))
         c = positive_real("l2_clip", l2_clip)
         k = positive_real("k_stddevs", k_stddevs)
         _positive_int("n_min", n_min)
         _positive_int("modulus_bits", modulus_bits, 8, 62)
-        spread = (n * c) ** 2 / d_pad + n * (noise_multiplier * c) ** 2 / n_min
+        spread = FLATTENING * (n * c) ** 2 / d_pad + n * (noise_multiplier * c) ** 2 / n_min
         room = (2.0 ** (modulus_bits - 1) / k) ** 2 - n / 4
         if room <= 0:
             raise CalibrationError(f"{modulus_bits} bits cannot hold the sum of {n} clients")
@@ -193,7 +201,7 @@ class DistributedConfig:
 
     @property
     def padded_dimension(self) -> int:
-        """``d_pad``: the dimension rounded up to a power of two for the rotation."""
+        """``d_pad``: the rotation's length, the smallest 5-smooth integer ``>= dimension``."""
         return self._padded
 
     @property
