@@ -29,8 +29,9 @@ client, ``--local-epochs`` passes with minibatches of ``--batch-size``:
 ``--sweep`` runs plain, masking and masking+ddp for all four and prints each one's ratios.
 
 ``--workers 2`` runs the client work (training, encoding, noise) in a process pool.
-Times are the median over ``--rounds`` rounds (wall clock, the stage split from
-:class:`federated.RoundRecord.stage_seconds`) and the CPU seconds of this process per round
+Times are the median over ``--rounds`` rounds, the modes interleaved round by round (wall
+clock, the stage split from :class:`federated.RoundRecord.stage_seconds`) and the CPU
+seconds of this process per round
 (the development machine is shared, so CPU time is the steadier figure). Target of issue 8:
 masking + distributed DP costs at most 1.5x the plain round.
 
@@ -144,37 +145,33 @@ def config_for(mode: str, clients: int, rounds: int, neighbours: int) -> federat
     )
 
 
-def bench_mode(
-    mode: str, args: argparse.Namespace, clients: list[TorchClient], start: Any
-) -> dict[str, Any]:
-    keys = None
-    if mode == "paillier":
-        keys = deal_threshold_keys(2048, n_parties=3, threshold=2)
-    config = config_for(mode, len(clients), args.rounds, args.neighbours)
-    executor = federated.ProcessPoolExecutor(args.workers) if args.workers > 1 else None
-    if executor is not None:
-        # Start the workers (and their imports, numba's compiled kernels) outside the
-        # timed rounds.
-        warm_up = config_for("masking+ddp", len(clients), 1, args.neighbours)
-        federated.run(warm_up, clients, start, progress=False, executor=executor)
+def one_round(
+    mode: str,
+    args: argparse.Namespace,
+    clients: list[TorchClient],
+    start: Any,
+    keys: Any,
+    executor: Any,
+) -> tuple[federated.RoundRecord, float]:
+    """One timed round of ``mode``: its record and the CPU seconds of this process."""
+    config = config_for(mode, len(clients), 1, args.neighbours)
     cpu = time.process_time()
-    try:
-        history = federated.run(
-            config, clients, start, paillier_keys=keys, progress=False, executor=executor
-        )
-    finally:
-        if executor is not None:
-            executor.close()
-    cpu = (time.process_time() - cpu) / args.rounds
-    walls = [sum(r.stage_seconds.values()) for r in history.records]
+    history = federated.run(
+        config, clients, start, paillier_keys=keys, progress=False, executor=executor
+    )
+    return history.records[0], time.process_time() - cpu
+
+
+def summarise(mode: str, samples: list[tuple[federated.RoundRecord, float]]) -> dict[str, Any]:
+    records = [record for record, _ in samples]
     stages: dict[str, float] = {}
-    for name in history.records[0].stage_seconds:
-        stages[name] = statistics.median(r.stage_seconds.get(name, 0.0) for r in history.records)
+    for name in records[0].stage_seconds:
+        stages[name] = statistics.median(r.stage_seconds.get(name, 0.0) for r in records)
     return {
         "mode": mode,
-        "round_wall_s": statistics.median(walls),
-        "round_cpu_s": cpu,
-        "bytes_sent": history.records[-1].bytes_sent,
+        "round_wall_s": statistics.median(sum(r.stage_seconds.values()) for r in records),
+        "round_cpu_s": statistics.median(cpu for _, cpu in samples),
+        "bytes_sent": records[-1].bytes_sent,
         "stages_s": stages,
     }
 
@@ -182,12 +179,34 @@ def bench_mode(
 def bench_workload(
     workload: Workload, modes: list[str], args: argparse.Namespace, clients_count: int, hidden: int
 ) -> dict[str, Any]:
+    """Time ``args.rounds`` rounds of every mode, interleaved round by round.
+
+    Interleaving (plain, masking, ..., plain, masking, ...) exposes every mode to the same
+    drift of a shared machine, which matters because the training inside each round is the
+    same work in every mode and dominates it with realistic workloads.
+    """
     clients = make_clients(clients_count, 784, hidden, workload)
     start = initial_parameters(functools.partial(mlp, 784, hidden))
-    # Warm-up (torch kernels, imports, numba's compiled kernels, caches): one unmeasured
-    # round that runs every part the timed modes use but Paillier.
-    federated.run(config_for("masking+ddp", clients_count, 1, args.neighbours), clients, start)
-    results = [bench_mode(mode, args, clients, start) for mode in modes]
+    keys = deal_threshold_keys(2048, n_parties=3, threshold=2) if "paillier" in modes else None
+    executors = {
+        mode: federated.ProcessPoolExecutor(args.workers) if args.workers > 1 else None
+        for mode in modes
+    }
+    samples: dict[str, list[tuple[federated.RoundRecord, float]]] = {mode: [] for mode in modes}
+    try:
+        # Warm-up (worker processes, torch kernels, imports, numba's compiled kernels,
+        # caches): one unmeasured masking + distributed DP round per executor.
+        warm_up = config_for("masking+ddp", clients_count, 1, args.neighbours)
+        for executor in {id(e): e for e in executors.values()}.values():
+            federated.run(warm_up, clients, start, progress=False, executor=executor)
+        for _ in range(args.rounds):
+            for mode in modes:
+                samples[mode].append(one_round(mode, args, clients, start, keys, executors[mode]))
+    finally:
+        for executor in executors.values():
+            if executor is not None:
+                executor.close()
+    results = [summarise(mode, samples[mode]) for mode in modes]
     reference = next((r for r in results if r["mode"] == "plain"), results[0])
     for row in results:
         row["ratio_wall"] = row["round_wall_s"] / reference["round_wall_s"]

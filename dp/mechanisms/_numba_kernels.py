@@ -163,3 +163,17 @@ def round_stochastically(
         undecided[i] = maybe
         count += int(maybe)
     return count
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels for the argument types in use."""
+    y = np.zeros(8, dtype=np.int64)
+    status = np.zeros(8, dtype=np.uint8)
+    table = np.ones(4, dtype=np.float64)
+    for geo_words in (np.zeros(8, dtype=np.uint64), np.zeros(8, dtype=np.uint32)):
+        discrete_gaussian(
+            geo_words, 1, np.zeros(1, dtype=np.uint8), np.zeros(8, dtype=np.uint32), 1,
+            1.0, table, np.ones(1 << LOW_BITS), 0.0, 0.5, 0.0, table, table * 0.0,
+            0.0, 0.0, 1, y, status,
+        )  # fmt: skip
+    round_stochastically(y, np.zeros(8), np.zeros(8, dtype=np.uint32), 1, 0.0, y.copy(), status)

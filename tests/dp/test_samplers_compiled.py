@@ -165,3 +165,25 @@ def test_compiled_rounding_equals_numpy_rounding(
                 results.append(conditional_round(values, bound=1e9))
     np.testing.assert_array_equal(results[1], results[0])
     assert set(np.unique(results[1] - np.floor(values))) == {0, 1}
+
+
+def test_a_kernel_that_fails_to_compile_falls_back_to_numpy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A numba failure at first use warns and leaves the numpy paths, never a crash."""
+    from dp.mechanisms import _numba_kernels
+
+    def broken() -> None:
+        raise RuntimeError("no LLVM target for this CPU")
+
+    monkeypatch.setattr(_numba_kernels, "warm_up", broken)
+    _compiled._load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="numpy fast paths"):
+            assert _compiled.kernels() is None
+        x = sample_discrete_gaussian_sq(Fraction(9), 20_000)
+    finally:
+        monkeypatch.undo()
+        _compiled._load.cache_clear()
+    assert chi_square_pvalue(x, symmetric_support(36), discrete_gaussian_pmf(9.0)) > ALPHA
+    assert _compiled.kernels() is _numba_kernels
