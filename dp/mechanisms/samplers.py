@@ -441,11 +441,13 @@ class _PoissonPlan:
         self.left_table = _ProductTable([q * (m - j) for j in range(left)], [p] * left)
         window = w + left + 1
         # Right tail: d = w + 1 + G, G ~ Geometric(rho), rho = mean / (m + w + 1);
-        # acceptance prod_{i=2}^{G+1} (m+w+1)/(m+w+i).
+        # P(m + w + 1 + G) / P(m + w + 1) = prod_{i=1}^{G} mean / (m+w+1+i), so the
+        # acceptance is prod_{i=1}^{G} (m+w+1)/(m+w+1+i).
         rho_r = mean / (m + w + 1)
         tail_r, err_r = _tail_mass(self.right, w, rho_r)
         self.geo_r = _Geometric(rho_r)
         self.acc_r_base = m + w + 1
+        self.tail_tables: dict[str, _ProductTable] = {}
         # Left tail exists when m > w: d = -(w + 1 + G), rho = (m - w) / mean;
         # acceptance prod_{i=1}^{G} (m-w-i)/(m-w), zero once m - w - G <= 0.
         rho_l = Fraction(m - w) / mean if m > w else None
@@ -481,11 +483,30 @@ class _PoissonPlan:
         keep = bernoulli(approx, err, _WindowExact(self, d))
         return self.mode + d, keep
 
+    def _tail_table(self, side: str, top: int) -> _ProductTable:
+        """The acceptance products of one tail for ``G <= top``, kept and grown geometrically.
+
+        Right: ``prod_{i=1}^{g} (m+w+1)/(m+w+1+i)``; left: ``prod_{i=1}^{g} (m-w-i)/(m-w)``.
+        A table's first ``g`` factors do not depend on its length, so one table serves
+        every pass (rebuilding it per pass cost more than the sampling itself).
+        """
+        table = self.tail_tables.get(side)
+        if table is not None and len(table.numer) >= top:
+            return table
+        size = max(top, 2 * len(table.numer) if table is not None else 64)
+        if side == "right":
+            base = self.acc_r_base
+            table = _ProductTable([base] * size, [base + i for i in range(1, size + 1)])
+        else:
+            base = self.mode - self.width
+            size = min(size, base)  # the factors reach 0 at g = base
+            table = _ProductTable([base - i for i in range(1, size + 1)], [base] * size)
+        self.tail_tables[side] = table
+        return table
+
     def _right_tail(self, count: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         g = self.geo_r.sample(count)
-        base = self.acc_r_base
-        top = int(g.max(initial=0))
-        table = _ProductTable([base] * top, [base + i for i in range(2, top + 2)])
+        table = self._tail_table("right", int(g.max(initial=0)))
         approx, err = table.approx(g)
         keep = bernoulli(approx, err, _TableExact(table, g))
         return self.mode + self.width + 1 + g, keep
@@ -494,8 +515,7 @@ class _PoissonPlan:
         assert self.geo_l is not None
         base = self.mode - self.width
         g = np.minimum(self.geo_l.sample(count), base)  # acceptance is exactly 0 at g = base
-        top = int(g.max(initial=0))
-        table = _ProductTable([base - i for i in range(1, top + 1)], [base] * top)
+        table = self._tail_table("left", int(g.max(initial=0)))
         approx, err = table.approx(g)
         keep = bernoulli(approx, err, _TableExact(table, g))
         return self.mode - self.width - 1 - g, keep
