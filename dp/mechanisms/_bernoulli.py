@@ -69,6 +69,9 @@ SLACK = 2.0**-50
 #: element is sent to the exact slow path.
 _MAX_GAMMA_ERR = 2.0**-20
 
+#: :meth:`ExpNeg.bounds` encloses a larger ``gamma`` by ``[0, 2**-_BOUNDS_CAP]`` first.
+_BOUNDS_CAP = 64
+
 
 @dataclass(frozen=True, slots=True)
 class ExpNeg:
@@ -77,7 +80,17 @@ class ExpNeg:
     gamma: Fraction
 
     def bounds(self, level: int) -> tuple[Fraction, Fraction]:
-        """Rational enclosure whose width shrinks without limit as ``level`` grows."""
+        """Rational enclosure whose width shrinks without limit as ``level`` grows.
+
+        A ``gamma`` above ``cap = 64 * 2**level`` is enclosed by ``[0, 2**-cap]``
+        (``exp(-gamma) < e**-cap < 2**-cap``) until the cap reaches it: decimal bounds of
+        ``exp(-gamma)`` have about ``1.44 gamma`` bits (minutes of work at ``gamma = 10**8``,
+        which a discrete Gaussian of ``sigma = 10**-4`` proposes), and beyond
+        ``gamma = 2.3e9`` the decimal exponential underflowed to an upper bound of 0.
+        """
+        cap = _BOUNDS_CAP << level
+        if self.gamma > cap:
+            return Fraction(0), Fraction(1, 1 << cap)
         return exp_neg_bounds(self.gamma, 30 << level)
 
 
