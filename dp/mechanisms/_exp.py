@@ -72,6 +72,12 @@ def exp_neg_bounds(gamma: Fraction, digits: int) -> tuple[Fraction, Fraction]:
     ``gamma`` is enclosed by two decimals rounded down and up; ``exp`` of each is correctly
     rounded (half an ulp), so widening by one ulp of ``digits`` significant digits encloses
     the true value. Any ``digits >= 10`` works; more digits give tighter bounds.
+
+    The bounds are exact rationals of about ``1.44 gamma`` bits, so this is for moderate
+    ``gamma`` (and past about ``2.3e9`` the decimal exponential underflows to 0): callers
+    decide larger ``gamma`` against a dyadic bound first, as
+    :class:`~dp.mechanisms._bernoulli.ExpNeg` does, which makes reaching here with a huge
+    ``gamma`` practically impossible.
     """
     if gamma == 0:
         return Fraction(1), Fraction(1)
