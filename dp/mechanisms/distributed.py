@@ -157,8 +157,8 @@ class DistributedConfig:
         Each aggregate coordinate (grid units) has variance at most
         ``A / gamma^2 + n / 4`` with ``A = 2 (n c)^2 / d_pad + n (z c)^2 / n_min`` (signal
         spread by the rotation, whose flattening constant is 2, rounding, noise;
-        ``n = num_clients``); ``gamma`` is the
-        smallest value with ``2 k sqrt(A / gamma^2 + n / 4) <= 2^B`` (Kairouz et al. 2021,
+        ``n = num_clients``); ``gamma`` is the smallest value with
+        ``2 k sqrt(A / gamma^2 + n / 4) <= 2^B`` (Kairouz et al. 2021,
         section 5, with ``k`` standard deviations of head-room). The grid is never made
         finer than needed for a per-client noise of ``max_client_sigma`` grid units: beyond
         that, rounding is already ``2**-26`` of the noise variance and finer grids only cost
