@@ -69,6 +69,10 @@ SLACK = 2.0**-50
 #: element is sent to the exact slow path.
 _MAX_GAMMA_ERR = 2.0**-20
 
+#: From this ``gamma`` on (with the float bound's margin), ``exp(-gamma)`` is below
+#: ``EXP_ABS_ERR``: :func:`exp_neg_with_error` answers 0 within ``EXP_ABS_ERR``.
+_NEGLIGIBLE_GAMMA = 701.0
+
 #: :meth:`ExpNeg.bounds` encloses a larger ``gamma`` by ``[0, 2**-_BOUNDS_CAP]`` first.
 _BOUNDS_CAP = 64
 
@@ -213,12 +217,19 @@ def exp_neg_with_error(
 
     With ``|gamma - g| <= e``, ``|exp(-gamma) - exp(-g)| <= exp(-g) e e**e``; adding the
     evaluation error of :func:`~dp.mechanisms._exp.exp_neg` gives the bound. Elements whose
-    ``e`` exceeds ``2**-20`` get an error bound of 2: the slow path decides them.
+    ``e`` exceeds ``2**-20`` get an error bound of 2: the slow path decides them, unless
+    ``g - e >= 701``: then ``exp(-gamma) < e**-700 < EXP_ABS_ERR``, so 0 is within
+    ``EXP_ABS_ERR`` of it however large ``e`` is (a tiny ``sigma`` makes ``e`` large
+    relative to ``g`` without making ``g - e`` small).
     """
     g = np.maximum(g_approx, 0.0)  # gamma >= 0, so clipping only shrinks the error
     p = exp_neg(g)
     err = p * (EXP_REL_ERR + 1.0001 * np.asarray(g_err)) + 2 * EXP_ABS_ERR
     err = np.where(np.asarray(g_err) > _MAX_GAMMA_ERR, 2.0, err)
+    negligible = np.asarray(g_approx - g_err) >= _NEGLIGIBLE_GAMMA
+    if negligible.any():
+        p = np.where(negligible, 0.0, p)
+        err = np.where(negligible, EXP_ABS_ERR, err)
     return p, err
 
 

@@ -204,9 +204,11 @@ class _GaussianPlan:
         """Float ``exp(-(|y| - c)^2 / (2 sigma^2))`` and a rigorous error bound."""
         x = magnitude - self.center_f
         gamma = x * x / (2 * self.sigma_sq_f)
-        # |x - x~| <= u (c + |x|); squaring and the two roundings of the division give
-        # |gamma - gamma~| <= 2.5 u (|x| + c)^2 / sigma^2 to first order; 8 u (...) is safe.
-        g_err = 8 * _U * (np.abs(x) + self.center_f + 1.0) ** 2 / self.sigma_sq_f
+        # c and sigma^2 are correctly rounded to floats and the magnitudes are exact, so
+        # |x - x~| <= u (c + |x|) (1 + u); squaring and the division's roundings give
+        # |gamma - gamma~| <= 2.52 u (|x| + c)^2 / sigma^2; 8 u (...) is safe. (Without
+        # a constant term: with one, a tiny sigma sent every candidate to the slow path.)
+        g_err = 8 * _U * (np.abs(x) + self.center_f) ** 2 / self.sigma_sq_f
         return exp_neg_with_error(gamma, g_err)
 
     def _acceptance_of(

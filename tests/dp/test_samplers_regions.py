@@ -425,7 +425,17 @@ def test_gaussian_with_block_geometric_follows_the_normal_law(band: tuple[float,
     assert stats.chisquare(observed, expected).pvalue > ALPHA
 
 
-@pytest.mark.parametrize("sigma_sq", [Fraction(1, 7), Fraction(22, 7), Fraction(10**6 + 1, 3)])
+@pytest.mark.parametrize(
+    "sigma_sq",
+    [
+        Fraction(1, 2**80),
+        Fraction(9, 10**10),
+        Fraction(1, 7),
+        Fraction(22, 7),
+        Fraction(10**6 + 1, 3),
+        Fraction(4096**2),
+    ],
+)
 def test_gaussian_acceptance_floats_enclose_the_exact_values(sigma_sq: Fraction) -> None:
     """Table entries and the direct computation beyond it: ``|p - exp(-gamma)| <= err``."""
     plan = samplers._GaussianPlan(sigma_sq)
@@ -442,7 +452,7 @@ def test_gaussian_acceptance_floats_enclose_the_exact_values(sigma_sq: Fraction)
             assert lo - Fraction(bound) <= Fraction(approx) <= hi + Fraction(bound)
 
 
-@pytest.mark.parametrize("sigma", [Fraction(1, 10**4), Fraction(1, 2**40)])
+@pytest.mark.parametrize("sigma", [Fraction(1, 10**4), Fraction(3, 10**5), Fraction(1, 2**40)])
 def test_gaussian_of_tiny_sigma_is_zero_and_returns(sigma: Fraction) -> None:
     """Regression: candidates ``±1, ±2, ...`` have ``gamma`` of 10**8 and more; the exact
     path computed decimal bounds of ``exp(-gamma)`` with 1.44 gamma bits (minutes per
