@@ -29,10 +29,10 @@ client, ``--local-epochs`` passes with minibatches of ``--batch-size``:
 ``--sweep`` runs plain, masking and masking+ddp for all four and prints each one's ratios.
 
 ``--workers 2`` runs the client work (training, encoding, noise) in a process pool.
-Times are the median over ``--rounds`` rounds, the modes interleaved round by round (wall
-clock, the stage split from :class:`federated.RoundRecord.stage_seconds`) and the CPU
-seconds of this process per round
-(the development machine is shared, so CPU time is the steadier figure). Target of issue 8:
+Times are the median over ``--rounds`` rounds (default 3), the modes interleaved round by
+round (wall clock, the stage split from :class:`federated.RoundRecord.stage_seconds`) and
+the CPU seconds of this process per round (the development machine is shared, so CPU time
+is the steadier figure). Target of issue 8:
 masking + distributed DP costs at most 1.5x the plain round.
 
     .venv-bench/bin/python benchmarks/round.py            # 100 clients, ~100k parameters, u = 60
@@ -262,7 +262,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--clients", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None, help="MLP hidden width")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--neighbours", type=int, default=14)
     parser.add_argument("--modes", default=None, help=f"comma-separated, from {','.join(MODES)}")
     parser.add_argument(
