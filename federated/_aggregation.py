@@ -11,14 +11,15 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from federated._codecs import IntegerCodec
 from federated.config import Stage
 
-__all__ = ["StageTimer", "RoundInput", "AggregateResult", "Aggregator"]
+__all__ = ["StageTimer", "RoundInput", "EncodedContributions", "AggregateResult", "Aggregator"]
 
 
 class StageTimer:
@@ -49,6 +50,9 @@ class RoundInput:
             (and, without DP, weighted) float vector; held on the client side.
         dropouts: the stage at which each dropping client leaves.
         threshold: the minimum number of survivors.
+        encoded: when the backend gave the clients a codec (:meth:`Aggregator.client_codec`),
+            each sender's contribution already encoded by that codec on the client side,
+            with the codec; ``contributions`` is then empty.
     """
 
     round_number: int
@@ -56,6 +60,15 @@ class RoundInput:
     contributions: Mapping[int, NDArray[np.float64]]
     dropouts: Mapping[int, Stage]
     threshold: int
+    encoded: EncodedContributions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedContributions:
+    """Contributions the clients encoded themselves, and the round's codec that did it."""
+
+    codec: IntegerCodec
+    words: Mapping[int, NDArray[np.unsignedinteger[Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,14 @@ class Aggregator(Protocol):
     """A secure-aggregation backend."""
 
     name: str
+
+    def client_codec(self, cohort_size: int) -> IntegerCodec | None:
+        """The codec the clients encode with this round, or ``None`` (float contributions).
+
+        With a codec, each client's training task also clips and encodes, so only the
+        encoded words leave the client's worker.
+        """
+        ...
 
     def aggregate(self, round_input: RoundInput, timer: StageTimer) -> AggregateResult:
         """Run one round of the protocol and return the decoded sum."""

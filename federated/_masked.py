@@ -20,12 +20,11 @@ from typing import Protocol, TypeVar
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from numpy.typing import NDArray
 
 from federated._aggregation import AggregateResult, RoundInput, StageTimer
 from federated._codecs import IntegerCodec
 from federated.config import MaskingSettings
-from federated.executors import Executor, SerialExecutor, map_allowing_losses
+from federated.errors import InvalidArgument
 from federated.server import AggregationServer
 from secagg.errors import InsufficientShares, ProtocolAbort
 from secagg.masking import Client as MaskingClient
@@ -42,12 +41,6 @@ class _Message(Protocol):
 
 
 _M = TypeVar("_M", bound=_Message)
-
-
-def _encode(job: tuple[IntegerCodec, NDArray[np.float64]]) -> NDArray[np.uint64]:
-    """Executor task: one client's encoding (module level, so it pickles)."""
-    codec, vector = job
-    return codec.encode(vector)
 
 
 def shamir_threshold(settings: MaskingSettings, cohort_size: int) -> int:
@@ -69,22 +62,31 @@ class MaskingAggregator:
         server: AggregationServer,
         settings: MaskingSettings,
         codec_for: CodecFactory,
-        executor: Executor | None = None,
     ) -> None:
         self._server = server
         self._settings = settings
         self._codec_for = codec_for
-        self._executor = executor if executor is not None else SerialExecutor()
+
+    def client_codec(self, cohort_size: int) -> IntegerCodec:
+        """The round's codec (fixed point, or distributed DP with a fresh rotation seed)."""
+        return self._codec_for(cohort_size)
 
     def aggregate(self, round_input: RoundInput, timer: StageTimer) -> AggregateResult:
-        """Run the five SecAgg+ rounds for the cohort and decode the unmasked sum."""
+        """Run the five SecAgg+ rounds for the cohort and decode the unmasked sum.
+
+        The contributions arrive encoded by the clients, with :meth:`client_codec`'s codec
+        (``round_input.encoded``).
+        """
         cohort = round_input.cohort
         drops = round_input.dropouts
 
         def active(stage: Stage) -> list[int]:
             return [c for c in cohort if drops.get(c, Stage.UNMASK + 1) > stage]
 
-        codec = self._codec_for(len(cohort))
+        if round_input.encoded is None:
+            raise InvalidArgument("the masking backend takes contributions the clients encoded")
+        codec = round_input.encoded.codec
+        encoded = round_input.encoded.words
         signing = (
             {c: Ed25519PrivateKey.generate() for c in cohort} if self._settings.signed else None
         )
@@ -102,12 +104,6 @@ class MaskingAggregator:
             ),
         )
         bytes_sent = 0
-        with timer.stage("encode"):
-            senders = sorted(round_input.contributions)
-            jobs = [(codec, round_input.contributions[c]) for c in senders]
-            done, _lost = map_allowing_losses(self._executor, _encode, jobs)
-            # A client whose encoding task was lost sends no masked input (a dropout).
-            encoded = {senders[i]: words for i, words in done.items()}
         server = self._server
         server.masking_begin(config)
         clients = {

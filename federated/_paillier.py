@@ -64,6 +64,10 @@ class PaillierAggregator:
             )
         return self._keys
 
+    def client_codec(self, cohort_size: int) -> None:
+        """Clients send float contributions to this backend."""
+        del cohort_size
+
     def aggregate(self, round_input: RoundInput, timer: StageTimer) -> AggregateResult:
         """Encrypt (clients), add (server), threshold-decrypt (committee), decode."""
         senders = tuple(sorted(round_input.contributions))

@@ -24,6 +24,10 @@ class PlainInsecureAggregator:
     def __init__(self, server: AggregationServer) -> None:
         self._server = server
 
+    def client_codec(self, cohort_size: int) -> None:
+        """Clients send float contributions to this backend."""
+        del cohort_size
+
     def aggregate(self, round_input: RoundInput, timer: StageTimer) -> AggregateResult:
         """Send every surviving update in the clear and let the server add them."""
         senders = tuple(sorted(round_input.contributions))

@@ -51,7 +51,9 @@ class RoundRecord:
         metrics: the evaluator's metrics of the global model after the round.
         epsilon: cumulative epsilon after the round at the run's delta (``None`` without DP).
         bytes_sent: bytes all clients sent to the server during the round.
-        stage_seconds: wall time per stage (training, encoding, protocol steps, decoding).
+        stage_seconds: wall time per stage: ``train`` (with the masking backend it includes
+            each client's clipping and encoding, done in the same task), ``clip``, the
+            protocol steps, ``decode``...
         note: a human-readable remark (e.g. why a round was skipped).
     """
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federated._aggregation import RoundInput, StageTimer
+from federated._aggregation import EncodedContributions, RoundInput, StageTimer
 from federated._codecs import FixedPointCodec
 from federated._masked import MaskingAggregator
 from federated._plain import PlainInsecureAggregator
 from federated.config import MaskingSettings, Stage
+from federated.errors import InvalidArgument
 from federated.server import AggregationServer
 
 CLIP = 1.0
@@ -48,7 +52,10 @@ def test_masked_sum_matches_plain_sum_within_quantisation(
     settings_ = MaskingSettings(threshold_fraction=0.51, modulus_bits=bits, neighbours=neighbours)
     masked = MaskingAggregator(AggregationServer(), settings_, lambda size: codec)
     plain = PlainInsecureAggregator(AggregationServer(allow_insecure_plaintext=True))
-    secure = masked.aggregate(round_input, StageTimer())
+    # The clients encode their own contributions with the round's codec.
+    words = {c: codec.encode(v) for c, v in round_input.contributions.items()}
+    encoded = replace(round_input, contributions={}, encoded=EncodedContributions(codec, words))
+    secure = masked.aggregate(encoded, StageTimer())
     baseline = plain.aggregate(round_input, StageTimer())
     if secure.total is None:
         # Only a sparse graph may fail to rebuild a mask; the complete graph never does
@@ -59,3 +66,11 @@ def test_masked_sum_matches_plain_sum_within_quantisation(
     assert secure.survivors == baseline.survivors == tuple(sorted(round_input.contributions))
     bound = len(secure.survivors) * codec.step
     assert np.max(np.abs(secure.total - baseline.total)) <= bound
+
+
+def test_masking_refuses_contributions_the_clients_did_not_encode() -> None:
+    round_input = RoundInput(1, (0, 1, 2), {c: np.zeros(2) for c in range(3)}, {}, 2)
+    codec = FixedPointCodec(32, 2, 3, CLIP)
+    masked = MaskingAggregator(AggregationServer(), MaskingSettings(), lambda size: codec)
+    with pytest.raises(InvalidArgument, match="encoded"):
+        masked.aggregate(round_input, StageTimer())
