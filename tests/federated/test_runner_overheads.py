@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from dp.mechanisms.clipping import l2_norm
 from federated.client import ClientUpdate
-from federated.config import FederatedConfig, UniformSelection, Weighting
+from federated.config import Aggregation, FederatedConfig, UniformSelection, Weighting
 from federated.errors import InvalidArgument
-from federated.runner import _contribution
+from federated.runner import _contribution, run
 from federated.torch import flatten_parameters, load_parameters
 
 
@@ -71,3 +71,22 @@ def test_load_parameters_accepts_any_vector_layout_exactly(layout: str) -> None:
             parameter.add_(1.0)
     np.testing.assert_array_equal(vector, snapshot)
     np.testing.assert_allclose(flatten_parameters(model), snapshot + 1.0, rtol=1e-6)
+
+
+class _NanClient:
+    """Returns an update with a NaN in it: the run must refuse it, not encode it."""
+
+    num_examples = 1
+
+    def fit(self, parameters: np.ndarray) -> ClientUpdate:
+        update = np.zeros_like(parameters)
+        update[-1] = np.nan
+        return ClientUpdate(update, 1)
+
+
+@pytest.mark.parametrize("aggregation", [Aggregation.MASKING, Aggregation.PLAIN_INSECURE])
+def test_a_bad_update_stops_the_run_on_either_client_job(aggregation: Aggregation) -> None:
+    """Masking clips and encodes inside the client's task; plain clips on return."""
+    config = FederatedConfig(rounds=1, selection=UniformSelection(3), aggregation=aggregation)
+    with pytest.raises(InvalidArgument, match=r"NaN|finite"):
+        run(config, [_NanClient() for _ in range(3)], np.zeros(4))
