@@ -52,6 +52,8 @@ __all__ = [
     "bernoulli_exp_neg",
     "decide",
     "exp_neg_with_error",
+    "prefix_word_bytes",
+    "uniform_prefixes",
 ]
 
 #: Leading bits of the uniform revealed on the fast path (tests lower it to exercise the
@@ -139,9 +141,17 @@ class LazyUniform:
                 lo, hi = probability.bounds(level)
 
 
+def prefix_word_bytes(bits: int) -> int:
+    """Bytes of the random word a ``bits``-bit prefix is the leading part of."""
+    return 4 if bits <= 32 else 8
+
+
 def uniform_prefixes(count: int, bits: int) -> NDArray[np.uint32] | NDArray[np.uint64]:
-    """``count`` uniform integers of ``bits`` bits (``bits <= 53``, so floats hold them)."""
-    if bits <= 32:
+    """``count`` uniform integers of ``bits`` bits (``bits <= 53``, so floats hold them).
+
+    Each is the leading ``bits`` bits of a word of :func:`prefix_word_bytes` bytes.
+    """
+    if prefix_word_bytes(bits) == 4:
         return random_uint32(count) >> np.uint32(32 - bits)
     return random_uint64(count) >> np.uint64(64 - bits)
 

@@ -49,6 +49,7 @@ from dp.mechanisms._bernoulli import (
     bernoulli,
     decide,
     exp_neg_with_error,
+    prefix_word_bytes,
     uniform_prefixes,
 )
 from dp.mechanisms._compiled import kernels
@@ -174,11 +175,6 @@ class _GaussianGamma:
 _TABLE_MAX = 1 << 18
 
 
-def _word_bytes(bits: int) -> int:
-    """Bytes per uniform word of ``bits`` leading bits, as :func:`uniform_prefixes` draws."""
-    return 4 if bits <= 32 else 8
-
-
 class _GaussianPlan:
     """Proposal scale and a table of acceptance probabilities for one ``sigma^2``.
 
@@ -246,7 +242,7 @@ class _GaussianPlan:
         geo_bits, bern_bits = _geometric.GEOMETRIC_BITS, _bernoulli.PREFIX_BITS
         # One request for the three streams, in the numpy path's order: geometric words,
         # acceptance words, sign bytes (words as ``uniform_prefixes`` draws them).
-        geo_size, bern_size = _word_bytes(geo_bits), _word_bytes(bern_bits)
+        geo_size, bern_size = prefix_word_bytes(geo_bits), prefix_word_bytes(bern_bits)
         raw = random_bytes((geo_size + bern_size) * count + (count + 7) // 8)
         geo_words = raw[: geo_size * count].view(f"u{geo_size}")
         bern_words = raw[geo_size * count : (geo_size + bern_size) * count].view(f"u{bern_size}")
