@@ -41,7 +41,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from secagg.masking import Client, KeyRoster, MaskingConfig, Server, Stage, run_round
+from secagg.masking import (
+    Client,
+    KeyRoster,
+    MaskingConfig,
+    Server,
+    Stage,
+    StateKey,
+    run_round,
+)
 from secagg.masking.hazmat import add_prgs, combine, lagrange_weights, pair_mask_key, split
 
 try:  # the peer; present in .venv-bench
@@ -240,7 +248,8 @@ def bench_scaling(n: int, d: int, cold_clients: int) -> dict[str, Any]:
         return out
 
     roster = server.collect_keys([timed("advertise", c.advertise_keys) for c in clients])
-    saved = {c.client_id: c.save_state() for c in clients[:cold_clients]}
+    state_key = StateKey.generate()
+    saved = {c.client_id: c.save_state(state_key) for c in clients[:cold_clients]}
     shares = [timed("share_keys", partial(c.share_keys, roster[c.client_id])) for c in clients]
     bundles = server.collect_shares(shares)
     x = np.ones(d, dtype=np.uint32)
@@ -264,7 +273,7 @@ def bench_scaling(n: int, d: int, cold_clients: int) -> dict[str, Any]:
     row.update({f"{step}_ms": 1e3 * cpu[step] / n for step in _STEPS})
     row["total_ms"] = sum(row[f"{step}_ms"] for step in _STEPS)
     wires = {cid: roster[cid].to_bytes() for cid in saved}
-    row["share_keys_cold_ms"] = _cold_share_keys(config, wires, saved)
+    row["share_keys_cold_ms"] = _cold_share_keys(config, wires, saved, state_key)
     row["share_keys_signed_ms"] = _signed_share_keys(config, cold_clients)
     return row
 
@@ -287,7 +296,7 @@ def _signed_share_keys(plain: MaskingConfig, count: int) -> float:
 
 
 def _cold_share_keys(
-    config: MaskingConfig, wires: dict[int, bytes], saved: dict[int, bytes]
+    config: MaskingConfig, wires: dict[int, bytes], saved: dict[int, bytes], key: StateKey
 ) -> float:
     """Mean CPU (ms) of parsing a client's roster slice from bytes plus ``share_keys``.
 
@@ -296,7 +305,7 @@ def _cold_share_keys(
     """
     total = 0.0
     for cid, state in saved.items():
-        client = Client.load_state(state, config, cid)
+        client = Client.load_state(state, config, cid, key=key)
         start = time.process_time()
         client.share_keys(KeyRoster.from_bytes(wires[cid]))
         total += time.process_time() - start

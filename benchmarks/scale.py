@@ -62,6 +62,7 @@ from secagg.masking import (
     MaskingConfig,
     Server,
     ShareBundle,
+    StateKey,
     UnmaskRequest,
 )
 
@@ -249,7 +250,11 @@ def client_cost(n: int, d: int) -> dict[str, Any]:
         seconds["advertise"][i] += time.process_time() - start
     adverts = [timed("advertise", p.client_id, p.advertise_keys) for p in parties]
     probe = n // 2  # also replayed alone in a fresh interpreter (see fresh_process_cost)
-    wire: dict[str, str] = {"state": parties[probe].save_state().hex()}
+    state_key = StateKey.generate()  # travels to the child beside the state, as in a test
+    wire: dict[str, str] = {
+        "state": parties[probe].save_state(state_key).hex(),
+        "state_key": state_key.to_bytes().hex(),
+    }
     views = server.collect_keys(adverts)
 
     def stage(name: str, request_of: Callable[[int], Any], respond: Callable[..., Any]) -> list:
@@ -348,7 +353,10 @@ def replay_client() -> None:
         return config
 
     config = timed("config", build_config)
-    client = timed("load", lambda: Client.load_state(wire["state"], config, job["client_id"]))
+    key = StateKey.from_bytes(wire["state_key"])
+    client = timed(
+        "load", lambda: Client.load_state(wire["state"], config, job["client_id"], key=key)
+    )
     zeros = np.zeros(job["d"], dtype=np.uint64)
     timed("share", lambda: client.share_keys(KeyRoster.from_bytes(wire["share"])))
     timed("masked", lambda: client.masked_input(ShareBundle.from_bytes(wire["masked"]), zeros))

@@ -19,11 +19,13 @@ from federated.flower._masking_state import dump_client, load_client
 from federated.flower._plan import MaskingPlan
 from federated.flower._training import local_update
 from federated.flower.errors import ClientStateError, MalformedMessage
+from secagg.errors import SecAggError
 from secagg.masking import (
     Client,
     ConsistencyRequest,
     KeyRoster,
     ShareBundle,
+    StateKey,
     UnmaskRequest,
 )
 
@@ -36,13 +38,16 @@ STAGES = ("advertise_keys", "share_keys", "masked_input", "consistency_check", "
 """The masking stages, in protocol order (Bonawitz et al. 2017, Figure 4)."""
 
 
-def _save(ctxt: Context, round_number: int, plan_record: ConfigRecord, client: Client) -> None:
+def _save(
+    ctxt: Context, round_number: int, plan_record: ConfigRecord, client: Client, key: StateKey
+) -> None:
     ctxt.state[STATE_KEY] = ConfigRecord(
         {
             "round": round_number,
             "status": "active",
-            "client": dump_client(client),
+            "client": dump_client(client, key),
             "plan": plan_record.deflate(),
+            "state_key": key.to_bytes(),
         }
     )
 
@@ -50,11 +55,11 @@ def _save(ctxt: Context, round_number: int, plan_record: ConfigRecord, client: C
 def erase_masking_state(ctxt: Context, round_number: int, status: str) -> None:
     """Replace the saved secrets by a tombstone: the round is over (``done``/``aborted``)."""
     ctxt.state[STATE_KEY] = ConfigRecord(
-        {"round": round_number, "status": status, "client": b"", "plan": b""}
+        {"round": round_number, "status": status, "client": b"", "plan": b"", "state_key": b""}
     )
 
 
-def _load(ctxt: Context, round_number: int) -> tuple[ConfigRecord, MaskingPlan, Client]:
+def _load(ctxt: Context, round_number: int) -> tuple[ConfigRecord, MaskingPlan, Client, StateKey]:
     record = ctxt.state.config_records.get(STATE_KEY)
     if record is None:
         raise ClientStateError("no masking round in progress on this node")
@@ -64,7 +69,12 @@ def _load(ctxt: Context, round_number: int) -> tuple[ConfigRecord, MaskingPlan, 
         raise ClientStateError(f"this node's round is {record['status']!r}; nothing is released")
     plan_record = ConfigRecord.inflate(get_bytes(record, "plan"))
     plan = MaskingPlan.from_record(plan_record)
-    return plan_record, plan, load_client(get_bytes(record, "client"), plan.config, plan.client_id)
+    try:
+        key = StateKey.from_bytes(get_bytes(record, "state_key"))
+    except SecAggError as exc:
+        raise ClientStateError(f"the saved state key is malformed: {exc}") from exc
+    client = load_client(get_bytes(record, "client"), key, plan.config, plan.client_id)
+    return plan_record, plan, client, key
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +132,9 @@ def handle_masking(
             raise MalformedMessage("the plan's round differs from the envelope's")
         client = Client(plan.config, plan.client_id)
         body = client.advertise_keys().to_bytes()
-        _save(ctxt, round_number, plan_record, client)
+        _save(ctxt, round_number, plan_record, client, StateKey.generate())
         return _reply(stage, round_number, body)
-    plan_record, plan, client = _load(ctxt, round_number)
+    plan_record, plan, client, key = _load(ctxt, round_number)
     if stage == "share_keys":
         body = client.share_keys(KeyRoster.from_bytes(envelope.body)).to_bytes()
     elif stage == "masked_input":
@@ -138,7 +148,7 @@ def handle_masking(
         body = client.unmask(UnmaskRequest.from_bytes(envelope.body)).to_bytes()
         erase_masking_state(ctxt, round_number, "done")
         return _reply(stage, round_number, body)
-    _save(ctxt, round_number, plan_record, client)
+    _save(ctxt, round_number, plan_record, client, key)
     return _reply(stage, round_number, body)
 
 

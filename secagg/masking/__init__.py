@@ -31,8 +31,9 @@ The server commits to the roster with an RFC 9162 Merkle tree and sends each cli
 slice (its neighbours' adverts with inclusion proofs), so a client's work and received bytes
 are ``O(k log n)`` for SecAgg+ (see :mod:`secagg.masking._roster`).
 
-A client can leave memory between rounds: ``data = client.save_state()`` and
-``Client.load_state(data, config, client_id)`` (versioned bytes holding round secrets).
+A client can leave memory between rounds: ``key = StateKey.generate()``, then
+``data = client.save_state(key)`` and ``Client.load_state(data, config, client_id, key=key)``
+(the round secrets, sealed with AES-256-GCM: keep ``key`` apart from ``data``).
 A client that drops out simply sends nothing from some round on; the server continues
 while at least ``threshold`` clients remain (else :class:`~secagg.errors.InsufficientShares`).
 :func:`simulate_round` / :func:`run_round` run all of this in one call with a dropout schedule
@@ -60,11 +61,13 @@ from secagg.masking._messages import (
 from secagg.masking._roster import RosterViews
 from secagg.masking._server import RoundResult, Server
 from secagg.masking._simulate import run_round, simulate_round
+from secagg.masking._state import StateKey
 
 __all__ = [
     "MaskingConfig",
     "Stage",
     "Client",
+    "StateKey",
     "Server",
     "RoundResult",
     "TooFewSurvivors",

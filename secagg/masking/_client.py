@@ -57,7 +57,7 @@ from secagg.masking._roster import (
     client_round_keys,
     consistency_payload,
 )
-from secagg.masking._state import dump_client, load_client
+from secagg.masking._state import StateKey, dump_client, load_client
 from secagg.masking._vectors import as_ring_vector
 
 __all__ = ["Client", "share_aad", "SHARE_PLAINTEXT_BYTES"]
@@ -134,13 +134,18 @@ class Client:
 
     # -- state ------------------------------------------------------------------------------
 
-    def save_state(self) -> bytes:
-        """The client's round state as versioned bytes, to resume in another process.
+    def save_state(self, key: StateKey) -> bytes:
+        """The client's round state, sealed under ``key``, to resume in another process.
 
-        The bytes hold round secrets (private keys, seed, shares): keep them on the client's
-        own device and erase them when the round ends. The signing key is not included.
+        The bytes are encrypted and authenticated with AES-256-GCM (see
+        :mod:`secagg.masking._state`): keep ``key`` apart from them (the bytes alone reveal
+        nothing and cannot be altered undetected), and erase both when the round ends. The
+        signing key is not included.
+
+        Raises:
+            InvalidArgument: ``key`` is not a :class:`~secagg.masking.StateKey`.
         """
-        return dump_client(self)
+        return dump_client(self, key)
 
     @classmethod
     def load_state(
@@ -149,15 +154,18 @@ class Client:
         config: MaskingConfig,
         client_id: int,
         *,
+        key: StateKey,
         signing_key: Ed25519PrivateKey | None = None,
     ) -> Client:
-        """Resume a client saved by :meth:`save_state` (same configuration and id).
+        """Resume a client saved by :meth:`save_state` (same key, configuration and id).
 
         Raises:
-            DeserializationError: malformed bytes, another client or configuration, or a
-                roster that no longer validates.
+            InvalidArgument: ``key`` is not a :class:`~secagg.masking.StateKey`.
+            DeserializationError: malformed bytes, another version, client or
+                configuration, a wrong key or altered bytes (the AES-GCM tag does not
+                verify), or a field inconsistent with the client's public data.
         """
-        return load_client(cls, data, config, client_id, signing_key)
+        return load_client(cls, data, key, config, client_id, signing_key)
 
     @property
     def aborted(self) -> bool:

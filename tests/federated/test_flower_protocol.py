@@ -53,7 +53,7 @@ from federated.flower._client_masking import STATE_KEY
 from federated.flower._masking_state import dump_client, load_client
 from federated.flower._plan import MaskingPlan, fixed_point_scale
 from federated.flower.errors import ClientStateError
-from secagg.masking import Client, MaskingConfig
+from secagg.masking import Client, MaskingConfig, StateKey
 from secagg.paillier.threshold import deal_threshold_keys
 
 D = 5
@@ -329,24 +329,35 @@ def test_saved_client_state_round_trips_and_rejects_corruption() -> None:
     config = MaskingConfig(client_ids=(0, 1, 2), threshold=2, vector_length=4, round_number=1)
     client = Client(config, 1)
     client.advertise_keys()
-    data = dump_client(client)
-    again = load_client(data, config, 1)
-    assert dump_client(again) == data
-    for broken in (data[:-1], data + b"\x00", b"XXXX" + data[4:], data[:4] + b"\x09" + data[5:]):
+    key = StateKey.generate()
+    data = dump_client(client, key)
+    again = load_client(data, key, config, 1)
+    assert again.own_advert() == client.own_advert()
+    flipped = data[:-3] + bytes([data[-3] ^ 1]) + data[-2:]
+    for broken in (
+        data[:-1],
+        data + b"\x00",
+        b"XXXX" + data[4:],
+        data[:4] + b"\x09" + data[5:],
+        flipped,
+    ):
         with pytest.raises(ClientStateError):
-            load_client(broken, config, 1)
+            load_client(broken, key, config, 1)
+    with pytest.raises(ClientStateError):
+        load_client(data, StateKey.generate(), config, 1)
 
 
 def test_saved_client_state_is_bound_to_its_client_and_configuration() -> None:
     config = MaskingConfig(client_ids=(0, 1, 2), threshold=2, vector_length=4, round_number=1)
     client = Client(config, 1)
     client.advertise_keys()
-    data = dump_client(client)
-    assert data.endswith(client.save_state())  # the supported API, behind our header
+    key = StateKey.generate()
+    data = dump_client(client, key)
+    assert Client.load_state(data[5:], config, 1, key=key)  # save_state behind our header
     later = MaskingConfig(client_ids=(0, 1, 2), threshold=2, vector_length=4, round_number=2)
     for other_config, other_id in ((later, 1), (config, 2)):
         with pytest.raises(ClientStateError):
-            load_client(data, other_config, other_id)
+            load_client(data, key, other_config, other_id)
 
 
 def test_dropout_mod_refuses_unknown_stage() -> None:

@@ -6,17 +6,25 @@ import numpy as np
 import pytest
 
 from secagg import DeserializationError, ProtocolAbort
-from secagg.masking import Client
+from secagg.masking import Client, StateKey
 from tests.secagg.strategies_masking import Round, make_round
 
 
 def _reload(r: Round, i: int) -> None:
     client = r.clients[i]
-    data = client.save_state()
-    r.clients[i] = Client.load_state(
-        data, r.config, i, signing_key=client._signing_key if r.config.signed else None
-    )
-    assert r.clients[i].save_state() == data
+    key = StateKey.generate()
+    data = client.save_state(key)
+    signing_key = client._signing_key if r.config.signed else None
+    r.clients[i] = Client.load_state(data, r.config, i, key=key, signing_key=signing_key)
+    again = r.clients[i].save_state(key)
+    assert again != data  # a fresh nonce per save
+    # Same body under the same key: the reloaded client saves what it loaded.
+    assert _body(again, key) == _body(data, key)
+
+
+def _body(data: bytes, key: StateKey) -> bytes:
+    header = 4 + 2 + 4 + 32 + 12
+    return key._aead().decrypt(data[header - 12 : header], data[header + 4 :], data[:header])
 
 
 @pytest.mark.parametrize("signed", [False, True])
@@ -58,13 +66,16 @@ def test_round_with_every_client_reloaded_between_stages(
 def test_load_refuses_other_clients_configs_and_bad_bytes() -> None:
     r = make_round()
     r.keys()
-    data = r.clients[0].save_state()
+    key = StateKey.generate()
+    data = r.clients[0].save_state(key)
     with pytest.raises(DeserializationError, match="another client"):
-        Client.load_state(data, r.config, 1)
+        Client.load_state(data, r.config, 1, key=key)
     with pytest.raises(DeserializationError, match="another configuration"):
-        Client.load_state(data, make_round(n=6, threshold=4).config, 0)
+        Client.load_state(data, make_round(n=6, threshold=4).config, 0, key=key)
+    with pytest.raises(DeserializationError, match="fails authentication"):
+        Client.load_state(data, r.config, 0, key=StateKey.generate())
     for cut in (0, 10, len(data) - 1):
         with pytest.raises(DeserializationError):
-            Client.load_state(data[:cut], r.config, 0)
+            Client.load_state(data[:cut], r.config, 0, key=key)
     with pytest.raises(DeserializationError):
-        Client.load_state(data + b"\x00", r.config, 0)
+        Client.load_state(data + b"\x00", r.config, 0, key=key)
