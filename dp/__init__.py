@@ -12,6 +12,7 @@ from dp.accountants import (
     PrivacyAccountant,
     RdpAccountant,
     ledger_from_dict,
+    ledger_neighbouring,
     ledger_to_dict,
 )
 from dp.calibration import calibrate_noise_multiplier, calibrate_steps
@@ -27,6 +28,7 @@ from dp.events import (
     ZCDP,
     Composed,
     DiscreteGaussian,
+    DiscreteLaplace,
     DistributedDiscreteGaussian,
     DpEvent,
     Gaussian,
@@ -37,6 +39,7 @@ from dp.events import (
     Skellam,
     event_from_dict,
 )
+from dp.neighbouring import NEIGHBOURING_RELATIONS, Neighbouring, check_neighbouring
 
 __version__ = "0.1.0"
 
@@ -51,6 +54,7 @@ __all__ = [
     "DpEvent",
     "Gaussian",
     "Laplace",
+    "DiscreteLaplace",
     "DiscreteGaussian",
     "Skellam",
     "DistributedDiscreteGaussian",
@@ -60,12 +64,17 @@ __all__ = [
     "SelfComposed",
     "Composed",
     "event_from_dict",
+    # neighbouring relations
+    "Neighbouring",
+    "NEIGHBOURING_RELATIONS",
+    "check_neighbouring",
     # accountants
     "PrivacyAccountant",
     "RdpAccountant",
     "PldAccountant",
     "ledger_to_dict",
     "ledger_from_dict",
+    "ledger_neighbouring",
     # calibration
     "calibrate_noise_multiplier",
     "calibrate_steps",

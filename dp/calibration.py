@@ -16,22 +16,36 @@ from dp.accountants.pld import PldAccountant
 from dp.accountants.rdp import RdpAccountant
 from dp.errors import CalibrationError, InvalidArgument
 from dp.events import DpEvent, Gaussian, PoissonSampled
+from dp.neighbouring import Neighbouring, check_neighbouring
 
 __all__ = ["calibrate_noise_multiplier", "calibrate_steps", "AccountantName"]
 
 AccountantName = Literal["pld", "rdp"]
 
 
-def _make_accountant(accountant: AccountantName | PrivacyAccountant) -> PrivacyAccountant:
+def _make_accountant(
+    accountant: AccountantName | PrivacyAccountant, relation: Neighbouring
+) -> PrivacyAccountant:
     if isinstance(accountant, PrivacyAccountant):
         if accountant.rounds:
             raise InvalidArgument("pass a fresh accountant (nothing composed yet)")
-        return type(accountant)()
+        return type(accountant)(neighbouring=relation)
     if accountant == "pld":
-        return PldAccountant()
+        return PldAccountant(neighbouring=relation)
     if accountant == "rdp":
-        return RdpAccountant()
+        return RdpAccountant(neighbouring=relation)
     raise InvalidArgument(f"accountant must be 'pld' or 'rdp', got {accountant!r}")
+
+
+def _relation(accountant: AccountantName | PrivacyAccountant, neighbouring: object) -> Neighbouring:
+    """The relation to calibrate for: the argument, else the given accountant's, else add/remove."""
+    own = accountant.neighbouring if isinstance(accountant, PrivacyAccountant) else None
+    if neighbouring is None:
+        return own or "add_remove"
+    relation = check_neighbouring(neighbouring)
+    if own is not None and own != relation:
+        raise InvalidArgument(f"the accountant is for {own}, not {relation}")
+    return relation
 
 
 def _check_target(target_epsilon: object) -> float:
@@ -71,13 +85,17 @@ _FAST_ORDERS = (
 
 
 def _epsilon(
-    accountant: AccountantName | PrivacyAccountant, event: DpEvent, steps: int, delta: float
+    accountant: AccountantName | PrivacyAccountant,
+    relation: Neighbouring,
+    event: DpEvent,
+    steps: int,
+    delta: float,
 ) -> float:
-    return _make_accountant(accountant).compose(event, steps).get_epsilon(delta)
+    return _make_accountant(accountant, relation).compose(event, steps).get_epsilon(delta)
 
 
-def _fast_epsilon(event: DpEvent, steps: int, delta: float) -> float:
-    return RdpAccountant(_FAST_ORDERS).compose(event, steps).get_epsilon(delta)
+def _fast_epsilon(relation: Neighbouring, event: DpEvent, steps: int, delta: float) -> float:
+    return RdpAccountant(_FAST_ORDERS, relation).compose(event, steps).get_epsilon(delta)
 
 
 def _bisect_log(meets: Callable[[float], bool], lo: float, hi: float, tolerance: float) -> float:
@@ -98,6 +116,7 @@ def calibrate_noise_multiplier(
     sampling_rate: float,
     steps: int,
     accountant: AccountantName | PrivacyAccountant = "pld",
+    neighbouring: Neighbouring | None = None,
     min_sigma: float = 0.1,
     max_sigma: float = 1000.0,
     tolerance: float = 1e-3,
@@ -109,11 +128,15 @@ def calibrate_noise_multiplier(
     gives a noise multiplier that is certainly feasible; the chosen accountant then brackets
     the answer below it and bisects on ``log sigma``. The returned value is the upper end of
     the final bracket, which the accountant has checked gives ``epsilon <= target_epsilon``.
+    ``neighbouring`` is the relation (default: the given accountant's, else add/remove).
 
     Raises:
         InvalidArgument: a parameter is out of range.
+        UnsupportedEvent: the steps cannot be accounted under the relation (Poisson
+            sampling under replace-one).
         CalibrationError: even ``max_sigma`` does not meet the target.
     """
+    relation = _relation(accountant, neighbouring)
     target = _check_target(target_epsilon)
     delta = check_delta(delta)
     rate = _check_rate(sampling_rate)
@@ -124,10 +147,10 @@ def calibrate_noise_multiplier(
         raise InvalidArgument("tolerance must be in (0, 1)")
 
     def meets(sigma: float) -> bool:
-        return _epsilon(accountant, _step_event(rate, sigma), steps, delta) <= target
+        return _epsilon(accountant, relation, _step_event(rate, sigma), steps, delta) <= target
 
     def meets_fast(sigma: float) -> bool:
-        return _fast_epsilon(_step_event(rate, sigma), steps, delta) <= target
+        return _fast_epsilon(relation, _step_event(rate, sigma), steps, delta) <= target
 
     if not meets_fast(max_sigma):
         if not meets(max_sigma):
@@ -164,14 +187,19 @@ def calibrate_steps(
     noise_multiplier: float,
     sampling_rate: float,
     accountant: AccountantName | PrivacyAccountant = "pld",
+    neighbouring: Neighbouring | None = None,
     max_steps: int = 10_000_000,
 ) -> int:
     """The largest number of sampled Gaussian steps whose epsilon stays <= the target.
 
+    ``neighbouring`` is the relation (default: the given accountant's, else add/remove).
+
     Raises:
         InvalidArgument: a parameter is out of range.
+        UnsupportedEvent: the steps cannot be accounted under the relation.
         CalibrationError: even one step exceeds the target.
     """
+    relation = _relation(accountant, neighbouring)
     target = _check_target(target_epsilon)
     delta = check_delta(delta)
     rate = _check_rate(sampling_rate)
@@ -179,14 +207,14 @@ def calibrate_steps(
     event = _step_event(rate, Gaussian(noise_multiplier).noise_multiplier)
 
     def meets(steps: int) -> bool:
-        return _epsilon(accountant, event, steps, delta) <= target
+        return _epsilon(accountant, relation, event, steps, delta) <= target
 
     if not meets(1):
         raise CalibrationError(f"a single step already exceeds epsilon {target}")
     # The cheap RDP bound is an upper bound, so its answer is feasible: start from there.
     lo = 1
     hi = 2
-    while hi <= max_steps and _fast_epsilon(event, hi, delta) <= target:
+    while hi <= max_steps and _fast_epsilon(relation, event, hi, delta) <= target:
         lo, hi = hi, hi * 2
     lo = max(lo, 1)
     while lo > 1 and not meets(lo):  # pragma: no cover - the fast bound is an upper bound

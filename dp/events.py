@@ -5,12 +5,15 @@ multiplier, a Poisson-sampled step, ...), never the data itself. Accountants tur
 of events into (epsilon, delta); reports and ledgers store events as versioned JSON through
 :meth:`DpEvent.to_dict` and :func:`event_from_dict`.
 
-Conventions. Every noise parameter is relative to the query's sensitivity under the
-add/remove-one (equivalently zero-out) neighbouring relation: ``Gaussian(1.1)`` is a Gaussian
-mechanism whose standard deviation is 1.1 times the L2 sensitivity. Integer mechanisms
-(:class:`DiscreteGaussian`, :class:`Skellam`, :class:`DistributedDiscreteGaussian`) carry
-their sensitivities explicitly because their guarantees depend on the L1 and L2 norms of an
-integer-valued query.
+Conventions. Every noise parameter is relative to one record's (one client's) contribution
+bound, the query's sensitivity under the add/remove-one relation: ``Gaussian(1.1)`` is a
+Gaussian mechanism whose standard deviation is 1.1 times that L2 bound. Integer mechanisms
+(:class:`DiscreteLaplace`, :class:`DiscreteGaussian`, :class:`Skellam`,
+:class:`DistributedDiscreteGaussian`) carry their sensitivities explicitly because their
+guarantees depend on the L1 and L2 norms of an integer-valued query. An event names no
+neighbouring relation: the accountant that consumes it is built for one
+(:mod:`dp.neighbouring`) and derives the sensitivity under it, e.g. ``2C`` for a replaced
+record or a displaced cohort member.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "DpEvent",
     "Gaussian",
     "Laplace",
+    "DiscreteLaplace",
     "DiscreteGaussian",
     "Skellam",
     "DistributedDiscreteGaussian",
@@ -42,13 +46,21 @@ EVENT_FORMAT_VERSION = 1
 """Version written into every serialised event; :func:`event_from_dict` refuses others."""
 
 
-def _positive_real(name: str, value: object) -> float:
-    """Return ``value`` as a finite float > 0, or raise :class:`InvalidArgument`."""
+def _as_float(name: str, value: object) -> float:
+    """``value`` as a float; an int too large for a float is an :class:`InvalidArgument`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgument(f"{name} must be a real number, got {type(value).__name__}")
-    result = float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidArgument(f"{name} is too large for a float") from None
+
+
+def _positive_real(name: str, value: object) -> float:
+    """Return ``value`` as a finite float > 0, or raise :class:`InvalidArgument`."""
+    result = _as_float(name, value)
     if not math.isfinite(result) or result <= 0.0:
-        raise InvalidArgument(f"{name} must be finite and > 0, got {value!r}")
+        raise InvalidArgument(f"{name} must be finite and > 0, got {result!r}")
     return result
 
 
@@ -63,11 +75,9 @@ def _sensitivities(l1: object, l2: object) -> tuple[float, float]:
 
 def _nonnegative_real(name: str, value: object) -> float:
     """Return ``value`` as a finite float >= 0, or raise :class:`InvalidArgument`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgument(f"{name} must be a real number, got {type(value).__name__}")
-    result = float(value)
+    result = _as_float(name, value)
     if not math.isfinite(result) or result < 0.0:
-        raise InvalidArgument(f"{name} must be finite and >= 0, got {value!r}")
+        raise InvalidArgument(f"{name} must be finite and >= 0, got {result!r}")
     return result
 
 
@@ -155,6 +165,32 @@ class Laplace(DpEvent):
 
     def _fields_to_dict(self) -> dict[str, Any]:
         return {"scale": self.scale}
+
+
+@dataclass(frozen=True, slots=True)
+class DiscreteLaplace(DpEvent):
+    """The discrete Laplace mechanism on an integer-valued query (pure DP).
+
+    Noise ``P(k) ∝ exp(-|k| / scale)`` on the integers (Canonne, Kamath, Steinke 2020,
+    Definition 28), added to a query whose values move by at most ``sensitivity`` (an
+    integer, in L1) between neighbouring datasets: ``sensitivity / scale``-DP, with an
+    exact privacy loss distribution that is not the continuous Laplace one.
+
+    Args:
+        scale: the discrete Laplace scale in integer units, > 0.
+        sensitivity: the integer L1 sensitivity of the query, >= 1.
+    """
+
+    scale: float
+    sensitivity: int = 1
+    kind: ClassVar[str] = "discrete_laplace"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", _positive_real("scale", self.scale))
+        object.__setattr__(self, "sensitivity", _positive_int("sensitivity", self.sensitivity))
+
+    def _fields_to_dict(self) -> dict[str, Any]:
+        return {"scale": self.scale, "sensitivity": self.sensitivity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,7 +427,10 @@ def _read_real(data: Mapping[str, Any], key: str) -> float:
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SerializationError(f"field {key!r} must be a number")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise SerializationError(f"field {key!r} is too large for a float") from None
 
 
 def _read_int(data: Mapping[str, Any], key: str) -> int:
@@ -402,19 +441,20 @@ def _read_int(data: Mapping[str, Any], key: str) -> int:
 
 
 def _read_event(data: Mapping[str, Any], key: str) -> DpEvent:
-    return event_from_dict(data[key])
+    return _event_from_dict(data[key])
 
 
 def _read_events(data: Mapping[str, Any], key: str) -> tuple[DpEvent, ...]:
     value = data[key]
     if not isinstance(value, list):
         raise SerializationError(f"field {key!r} must be a list of events")
-    return tuple(event_from_dict(item) for item in value)
+    return tuple(_event_from_dict(item) for item in value)
 
 
 _PARSERS: dict[str, tuple[type[DpEvent], dict[str, Callable[[Mapping[str, Any], str], Any]]]] = {
     Gaussian.kind: (Gaussian, {"noise_multiplier": _read_real}),
     Laplace.kind: (Laplace, {"scale": _read_real}),
+    DiscreteLaplace.kind: (DiscreteLaplace, {"scale": _read_real, "sensitivity": _read_int}),
     DiscreteGaussian.kind: (DiscreteGaussian, {"sigma": _read_real, "sensitivity_l2": _read_real}),
     Skellam.kind: (
         Skellam,
@@ -441,6 +481,26 @@ _PARSERS: dict[str, tuple[type[DpEvent], dict[str, Callable[[Mapping[str, Any], 
 }
 
 
+MAX_EVENT_NESTING = 64
+"""Deepest nesting of JSON containers :func:`event_from_dict` reads (no real event nears it)."""
+
+
+def _check_nesting(data: object, limit: int) -> None:
+    """Refuse JSON-like data nested deeper than ``limit`` containers (iteratively, no recursion)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise SerializationError(f"event nesting deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def event_from_dict(data: object) -> DpEvent:
     """Parse an event written by :meth:`DpEvent.to_dict` (any event class).
 
@@ -448,8 +508,14 @@ def event_from_dict(data: object) -> DpEvent:
     with the right JSON types, and re-validates every parameter.
 
     Raises:
-        SerializationError: unknown type or version, missing, extra or invalid fields.
+        SerializationError: unknown type or version, missing, extra or invalid fields, or
+            nesting deeper than :data:`MAX_EVENT_NESTING`.
     """
+    _check_nesting(data, MAX_EVENT_NESTING)
+    return _event_from_dict(data)
+
+
+def _event_from_dict(data: object) -> DpEvent:
     if not isinstance(data, Mapping):
         raise SerializationError(f"an event must be a JSON object, got {type(data).__name__}")
     kind = data.get("type")
@@ -471,5 +537,3 @@ def event_from_dict(data: object) -> DpEvent:
         raise
     except InvalidArgument as error:
         raise SerializationError(f"invalid {kind!r} event: {error}") from error
-    except RecursionError as error:  # pragma: no cover - absurdly deep nesting
-        raise SerializationError("event nesting too deep") from error

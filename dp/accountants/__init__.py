@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dp.accountants.base import PrivacyAccountant, ledger_from_dict, ledger_to_dict
+from dp.accountants.base import (
+    PrivacyAccountant,
+    ledger_from_dict,
+    ledger_neighbouring,
+    ledger_to_dict,
+)
 from dp.accountants.pld import PldAccountant
 from dp.accountants.rdp import RdpAccountant
 
@@ -12,4 +17,5 @@ __all__ = [
     "PldAccountant",
     "ledger_to_dict",
     "ledger_from_dict",
+    "ledger_neighbouring",
 ]

@@ -1,6 +1,8 @@
 """Privacy loss survival functions of the (Poisson-sampled) Gaussian and Laplace mechanisms.
 
-For a base pair ``mu0`` (noise centred at 0) and ``mu1`` (centred at the sensitivity 1), the
+The Laplace mechanisms are the continuous one and the discrete one on the integers.
+
+For a base pair ``mu0`` (noise centred at 0) and ``mu1`` (centred at the sensitivity), the
 likelihood ratio ``r(z) = mu1(z)/mu0(z)`` is non-decreasing in the output ``z``. Poisson
 sampling with rate ``q`` gives two dominating pairs (Zhu, Dong, Wang 2022, Theorem 11):
 
@@ -9,7 +11,11 @@ sampling with rate ``q`` gives two dominating pairs (Zhu, Dong, Wang 2022, Theor
 
 Both are computed and the accountant reports the worse of the two compositions. At ``q = 1``
 both are the plain mechanism. The survival functions are exact (closed forms of the normal
-and Laplace distributions), which is what the discretisation needs.
+and Laplace distributions, geometric series of the discrete Laplace), which is what the
+discretisation needs. The discrete Laplace loss takes finitely many values; the survival
+functions of both measures are computed from one integer threshold, so even a threshold
+misplaced by float rounding describes a partition of the outputs (a post-processing, sound
+for the lower bound) and moves the pessimistic discretisation continuously.
 """
 
 from __future__ import annotations
@@ -32,19 +38,23 @@ Direction = Literal["add", "remove"]
 
 @dataclass(frozen=True, slots=True)
 class SampledNoise:
-    """A sensitivity-1 Gaussian or Laplace mechanism, Poisson-sampled with ``rate``.
+    """A Gaussian, Laplace or discrete Laplace mechanism, Poisson-sampled with ``rate``.
 
-    ``scale`` is sigma for ``kind="gaussian"`` and b for ``kind="laplace"``; ``rate = 1``
-    means no sampling.
+    ``scale`` is sigma for ``kind="gaussian"`` and b for ``kind="laplace"`` (both at
+    sensitivity 1), and the discrete scale t for ``kind="discrete_laplace"``, whose integer
+    sensitivity is ``sensitivity``; ``rate = 1`` means no sampling.
     """
 
-    kind: Literal["gaussian", "laplace"]
+    kind: Literal["gaussian", "laplace", "discrete_laplace"]
     scale: float
     rate: float
+    sensitivity: int = 1
 
     def _above(self, log_t: FloatArray, shift: float) -> FloatArray:
-        """``mu_shift(log r(z) > log_t)``."""
+        """``mu_shift(log r(z) > log_t)`` (``shift`` is 0 or 1, the sensitivity's units)."""
         s = self.scale
+        if self.kind == "discrete_laplace":
+            return self._discrete_above(log_t, shift)
         if self.kind == "gaussian":
             z = s * s * log_t + 0.5
             return np.asarray(special.ndtr((shift - z) / s), dtype=np.float64)
@@ -56,6 +66,8 @@ class SampledNoise:
     def _below(self, log_t: FloatArray, shift: float) -> FloatArray:
         """``mu_shift(log r(z) < log_t)``."""
         s = self.scale
+        if self.kind == "discrete_laplace":
+            return self._discrete_below(log_t, shift)
         if self.kind == "gaussian":
             z = s * s * log_t + 0.5
             return np.asarray(special.ndtr((z - shift) / s), dtype=np.float64)
@@ -63,6 +75,24 @@ class SampledNoise:
         head = _laplace_sf(shift - z, s)
         head = np.where(log_t <= -1.0 / s, 0.0, head)
         return np.asarray(np.where(log_t > 1.0 / s, 1.0, head), dtype=np.float64)
+
+    def _discrete_above(self, log_t: FloatArray, shift: float) -> FloatArray:
+        """Discrete Laplace: ``log r(z) = (|z| - |z - D|)/t`` is ``(2z - D)/t`` on [0, D]."""
+        d, t = self.sensitivity, self.scale
+        with np.errstate(invalid="ignore", over="ignore"):
+            first = np.floor(np.clip((d + t * log_t) / 2.0, -1.0, float(d))) + 1.0
+        tail = _discrete_laplace_at_least(first - shift * d, t)
+        tail = np.where(log_t >= d / t, 0.0, tail)
+        return np.asarray(np.where(log_t < -d / t, 1.0, tail), dtype=np.float64)
+
+    def _discrete_below(self, log_t: FloatArray, shift: float) -> FloatArray:
+        d, t = self.sensitivity, self.scale
+        with np.errstate(invalid="ignore", over="ignore"):
+            last = np.ceil(np.clip((d + t * log_t) / 2.0, 0.0, d + 1.0)) - 1.0
+        # P(X <= last - shift D) = P(X >= shift D - last) by symmetry.
+        head = _discrete_laplace_at_least(shift * d - last, t)
+        head = np.where(log_t <= -d / t, 0.0, head)
+        return np.asarray(np.where(log_t > d / t, 1.0, head), dtype=np.float64)
 
     def survival(self, direction: Direction) -> pm.SurvivalFunction:
         """``l -> (P(L > l), Q(L > l))`` for the chosen dominating pair."""
@@ -97,6 +127,18 @@ def _laplace_sf(x: FloatArray, b: float) -> FloatArray:
         np.where(x >= 0, 0.5 * np.exp(-np.abs(x) / b), 1.0 - 0.5 * np.exp(-np.abs(x) / b)),
         dtype=np.float64,
     )
+
+
+def _discrete_laplace_at_least(j: FloatArray, t: float) -> FloatArray:
+    """``P(X >= j)`` for integer-valued ``j`` and ``X`` discrete Laplace of scale ``t``.
+
+    ``a^j / (1 + a)`` for ``j >= 1`` and ``1 - a^{1-j} / (1 + a)`` otherwise, ``a = e^{-1/t}``.
+    """
+    log_den = math.log1p(math.exp(-1.0 / t))
+    with np.errstate(over="ignore", under="ignore"):
+        upper = np.exp(-np.maximum(j, 1.0) / t - log_den)
+        lower = -np.expm1(-np.maximum(1.0 - j, 1.0) / t - log_den)
+    return np.asarray(np.where(j >= 1.0, upper, lower), dtype=np.float64)
 
 
 def _find_window(survival: pm.SurvivalFunction, tail: float, interval: float) -> tuple[int, int]:

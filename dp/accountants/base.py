@@ -2,7 +2,9 @@
 
 An accountant keeps a *ledger*: one ``(event, count)`` entry per :meth:`compose` call. Each
 call is one *round* (a federated round, or a training step when composing per step); the
-epsilon curve has one value per round, the privacy spent after that round.
+epsilon curve has one value per round, the privacy spent after that round. Every
+accountant is built for one neighbouring relation (:mod:`dp.neighbouring`), which its
+ledger records.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from dp.accountants._relations import accounting_form
 from dp.errors import InvalidArgument, SerializationError, UnsupportedEvent
 from dp.events import DpEvent, event_from_dict
+from dp.neighbouring import Neighbouring, check_neighbouring
 
 __all__ = [
     "LEDGER_FORMAT_VERSION",
@@ -24,12 +28,18 @@ __all__ = [
     "PrivacyAccountant",
     "ledger_to_dict",
     "ledger_from_dict",
+    "ledger_neighbouring",
     "check_delta",
     "check_epsilon",
 ]
 
-LEDGER_FORMAT_VERSION = 1
-"""Version written by :func:`ledger_to_dict`; :func:`ledger_from_dict` refuses others."""
+LEDGER_FORMAT_VERSION = 2
+"""Version written by :func:`ledger_to_dict` (2 adds the neighbouring relation).
+
+:func:`ledger_from_dict` also reads version 1, whose ledgers were written under add/remove.
+"""
+
+_LEDGER_VERSIONS = (1, 2)
 
 Bound = Literal["upper", "lower"]
 """Which side of the true epsilon a query returns; accountants default to ``"upper"``."""
@@ -39,11 +49,18 @@ LedgerEntry = tuple[DpEvent, int]
 _AccountantT = TypeVar("_AccountantT", bound="PrivacyAccountant")
 
 
+def _real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgument(f"{name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidArgument(f"{name} is too large for a float") from None
+
+
 def check_delta(delta: object) -> float:
     """Return ``delta`` as a float in (0, 1), or raise :class:`InvalidArgument`."""
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)):
-        raise InvalidArgument(f"delta must be a real number, got {type(delta).__name__}")
-    value = float(delta)
+    value = _real("delta", delta)
     if not 0.0 < value < 1.0:
         raise InvalidArgument(f"delta must be in (0, 1), got {delta!r}")
     return value
@@ -51,9 +68,7 @@ def check_delta(delta: object) -> float:
 
 def check_epsilon(epsilon: object) -> float:
     """Return ``epsilon`` as a finite float >= 0, or raise :class:`InvalidArgument`."""
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)):
-        raise InvalidArgument(f"epsilon must be a real number, got {type(epsilon).__name__}")
-    value = float(epsilon)
+    value = _real("epsilon", epsilon)
     if not math.isfinite(value) or value < 0.0:
         raise InvalidArgument(f"epsilon must be finite and >= 0, got {epsilon!r}")
     return value
@@ -82,12 +97,24 @@ class PrivacyAccountant(abc.ABC):
     (or delta) of the composed mechanisms. An event the accountant cannot bound soundly is
     refused with :class:`dp.UnsupportedEvent` instead of being approximated.
 
-    The guarantees hold for the add/remove-one (equivalently zero-out) neighbouring
-    relation of one record, or one client for user-level DP.
+    The guarantees hold for the accountant's :attr:`neighbouring` relation of one record
+    (one client for user-level DP): ``"add_remove"`` by default, ``"zero_out"`` or
+    ``"replace_one"`` when asked; each event is rewritten for it first (an event with no
+    sound bound under the relation is refused).
+
+    Args:
+        neighbouring: the relation every answer is for (:mod:`dp.neighbouring`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, neighbouring: Neighbouring = "add_remove") -> None:
+        self._neighbouring: Neighbouring = check_neighbouring(neighbouring)
         self._ledger: list[LedgerEntry] = []
+        self._forms: list[LedgerEntry] = []
+
+    @property
+    def neighbouring(self) -> Neighbouring:
+        """The neighbouring relation this accountant's answers are for."""
+        return self._neighbouring
 
     @property
     def ledger(self) -> tuple[LedgerEntry, ...]:
@@ -99,9 +126,35 @@ class PrivacyAccountant(abc.ABC):
         """Number of :meth:`compose` calls so far (the length of :meth:`epsilon_curve`)."""
         return len(self._ledger)
 
-    @abc.abstractmethod
     def supports(self, event: DpEvent) -> bool:
-        """Whether this accountant can bound ``event`` soundly."""
+        """Whether this accountant can bound ``event`` soundly under its relation."""
+        try:
+            self._form(event)
+        except UnsupportedEvent:
+            return False
+        return True
+
+    def _form(self, event: DpEvent) -> DpEvent:
+        """The accounting form of ``event`` under this relation, if this accountant bounds it.
+
+        Raises:
+            UnsupportedEvent: no sound bound for ``event`` here.
+        """
+        if not isinstance(event, DpEvent):
+            raise InvalidArgument(f"event must be a dp event, got {type(event).__name__}")
+        try:
+            form = accounting_form(event, self._neighbouring)
+        except RecursionError:
+            raise UnsupportedEvent("event nesting too deep") from None
+        if not self._supports_form(form):
+            raise UnsupportedEvent(
+                f"{type(self).__name__} cannot account for {event!r} under {self._neighbouring}"
+            )
+        return form
+
+    @abc.abstractmethod
+    def _supports_form(self, form: DpEvent) -> bool:
+        """Whether this accountant can bound an event in accounting form."""
 
     def compose(self: _AccountantT, event: DpEvent, count: int = 1) -> _AccountantT:
         """Record one round: ``event`` run ``count`` times. Returns ``self`` for chaining.
@@ -110,15 +163,13 @@ class PrivacyAccountant(abc.ABC):
 
         Raises:
             InvalidArgument: ``event`` is not an event or ``count`` is not an int >= 1.
-            UnsupportedEvent: this accountant cannot bound ``event``.
+            UnsupportedEvent: this accountant cannot bound ``event`` under its relation.
         """
-        if not isinstance(event, DpEvent):
-            raise InvalidArgument(f"event must be a dp event, got {type(event).__name__}")
         count = _check_count(count)
-        if not self.supports(event):
-            raise UnsupportedEvent(f"{type(self).__name__} cannot account for {event!r}")
-        self._compose(event, count)
+        form = self._form(event)
+        self._compose(form, count)
         self._ledger.append((event, count))
+        self._forms.append((form, count))
         return self
 
     def compose_ledger(self: _AccountantT, ledger: Iterable[LedgerEntry]) -> _AccountantT:
@@ -129,17 +180,14 @@ class PrivacyAccountant(abc.ABC):
         """
         entries = [(event, _check_count(count)) for event, count in ledger]
         for event, _ in entries:
-            if not isinstance(event, DpEvent):
-                raise InvalidArgument("ledger entries must hold dp events")
-            if not self.supports(event):
-                raise UnsupportedEvent(f"{type(self).__name__} cannot account for {event!r}")
+            self._form(event)
         for event, count in entries:
             self.compose(event, count)
         return self
 
     @abc.abstractmethod
-    def _compose(self, event: DpEvent, count: int) -> None:
-        """Update the internal state with a supported event (the ledger is updated after)."""
+    def _compose(self, form: DpEvent, count: int) -> None:
+        """Update the internal state with an event in accounting form (the ledger after)."""
 
     @abc.abstractmethod
     def get_epsilon(self, delta: float, *, bound: Bound = "upper") -> float:
@@ -168,40 +216,86 @@ class PrivacyAccountant(abc.ABC):
         """Upper-bound epsilon after each round (each :meth:`compose` call), in order."""
 
     def ledger_to_dict(self) -> dict[str, Any]:
-        """This accountant's ledger as versioned JSON (see :func:`ledger_to_dict`)."""
-        return ledger_to_dict(self._ledger)
+        """This accountant's ledger and relation as versioned JSON (:func:`ledger_to_dict`)."""
+        return ledger_to_dict(self._ledger, neighbouring=self._neighbouring)
 
     @classmethod
     def from_ledger_dict(
         cls: type[_AccountantT], data: Mapping[str, Any], **options: Any
     ) -> _AccountantT:
-        """A new accountant (built with ``options``) that has composed a saved ledger."""
+        """A new accountant (built with ``options``) that has composed a saved ledger.
+
+        The accountant is built for the ledger's relation.
+
+        Raises:
+            SerializationError: a malformed ledger.
+            InvalidArgument: ``options`` name a different relation than the ledger's.
+        """
+        relation = ledger_neighbouring(data)
+        if options.get("neighbouring", relation) != relation:
+            raise InvalidArgument(
+                f"the ledger was written under {relation}, not {options['neighbouring']!r}"
+            )
+        options["neighbouring"] = relation
         return cls(**options).compose_ledger(ledger_from_dict(data))
 
 
-def ledger_to_dict(ledger: Sequence[LedgerEntry]) -> dict[str, Any]:
-    """Serialise a ledger (``(event, count)`` runs) to JSON-compatible, versioned form."""
+def ledger_to_dict(
+    ledger: Sequence[LedgerEntry], neighbouring: Neighbouring = "add_remove"
+) -> dict[str, Any]:
+    """Serialise a ledger (``(event, count)`` runs) and its relation to versioned JSON."""
+    relation = check_neighbouring(neighbouring)
     entries = []
     for event, count in ledger:
         if not isinstance(event, DpEvent):
             raise InvalidArgument("ledger entries must hold dp events")
         entries.append({"event": event.to_dict(), "count": _check_count(count)})
-    return {"type": "ledger", "version": LEDGER_FORMAT_VERSION, "entries": entries}
+    return {
+        "type": "ledger",
+        "version": LEDGER_FORMAT_VERSION,
+        "neighbouring": relation,
+        "entries": entries,
+    }
+
+
+def _ledger_header(data: object) -> tuple[Mapping[str, Any], Neighbouring]:
+    """Check a ledger's tag, version and fields; return it with its relation."""
+    if not isinstance(data, Mapping):
+        raise SerializationError("a ledger must be a JSON object")
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version not in _LEDGER_VERSIONS:
+        raise SerializationError(f"unsupported ledger version {version!r}")
+    fields = {"type", "version", "entries"} | ({"neighbouring"} if version >= 2 else set())
+    if set(data) != fields or data.get("type") != "ledger":
+        raise SerializationError(
+            f"a version {version} ledger needs exactly the fields {', '.join(sorted(fields))}"
+        )
+    if version == 1:
+        return data, "add_remove"
+    try:
+        return data, check_neighbouring(data["neighbouring"])
+    except InvalidArgument as error:
+        raise SerializationError(f"ledger: {error}") from None
+
+
+def ledger_neighbouring(data: object) -> Neighbouring:
+    """The neighbouring relation a saved ledger was written under (add/remove for version 1).
+
+    Raises:
+        SerializationError: not a ledger of a known version.
+    """
+    return _ledger_header(data)[1]
 
 
 def ledger_from_dict(data: object) -> list[LedgerEntry]:
-    """Parse a ledger written by :func:`ledger_to_dict`.
+    """Parse the ``(event, count)`` entries of a ledger written by :func:`ledger_to_dict`.
+
+    Its relation is read by :func:`ledger_neighbouring`.
 
     Raises:
         SerializationError: wrong type tag or version, malformed entries or events.
     """
-    if not isinstance(data, Mapping):
-        raise SerializationError("a ledger must be a JSON object")
-    if set(data) != {"type", "version", "entries"} or data.get("type") != "ledger":
-        raise SerializationError("a ledger needs exactly the fields type, version, entries")
-    version = data["version"]
-    if isinstance(version, bool) or version != LEDGER_FORMAT_VERSION:
-        raise SerializationError(f"unsupported ledger version {version!r}")
+    data, _ = _ledger_header(data)
     raw_entries = data["entries"]
     if not isinstance(raw_entries, list):
         raise SerializationError("ledger entries must be a list")

@@ -24,7 +24,16 @@ from dp.accountants import _pld_math as pm
 from dp.accountants._pld_mechanisms import Direction, SampledNoise, discretise_mechanism
 from dp.accountants.base import Bound, PrivacyAccountant, check_delta, check_epsilon
 from dp.errors import InvalidArgument, UnsupportedEvent
-from dp.events import Composed, DpEvent, Gaussian, Laplace, PoissonSampled, SelfComposed
+from dp.events import (
+    Composed,
+    DiscreteLaplace,
+    DpEvent,
+    Gaussian,
+    Laplace,
+    PoissonSampled,
+    SelfComposed,
+)
+from dp.neighbouring import Neighbouring
 
 __all__ = ["PldAccountant", "gaussian_delta", "gaussian_epsilon"]
 
@@ -89,10 +98,14 @@ def _gaussian_only_precision(event: DpEvent) -> float | None:
 class PldAccountant(PrivacyAccountant):
     """Privacy loss distribution accountant with certified upper and lower bounds.
 
-    Supports :class:`~dp.Gaussian`, :class:`~dp.Laplace`, their :class:`~dp.PoissonSampled`
-    versions, and any :class:`~dp.SelfComposed` or :class:`~dp.Composed` of these. Other
-    events (integer mechanisms, zCDP, sampling without replacement) have no known tight PLD
-    and are refused with :class:`dp.UnsupportedEvent`: use :class:`~dp.RdpAccountant`.
+    Supports :class:`~dp.Gaussian`, :class:`~dp.Laplace`, :class:`~dp.DiscreteLaplace`,
+    their :class:`~dp.PoissonSampled` versions, and any :class:`~dp.SelfComposed` or
+    :class:`~dp.Composed` of these; under add/remove also their
+    :class:`~dp.SampledWithoutReplacement` versions, as the displacement pair (Poisson rate
+    ``m/N`` at twice the sensitivity, ``dp.neighbouring``). Other events (Gaussian integer
+    mechanisms, zCDP, fixed-size sampling under zero-out or replace-one, Poisson sampling
+    under replace-one) are refused with :class:`dp.UnsupportedEvent`: use
+    :class:`~dp.RdpAccountant`.
 
     The upper bound is never below the true epsilon: the discretisation is pessimistic,
     truncated tails go to the infinite-loss mass (added to delta), and both adjacency
@@ -105,6 +118,7 @@ class PldAccountant(PrivacyAccountant):
             the grid again (by powers of two, up to this value) as the loss widens.
         tail_mass: largest mass moved (pessimistically) per truncation of a tail.
         resolution: grid points per standard deviation of a single mechanism's loss.
+        neighbouring: the relation every answer is for (default ``"add_remove"``).
 
     Example:
         >>> import dp
@@ -119,8 +133,9 @@ class PldAccountant(PrivacyAccountant):
         value_discretization_interval: float = 1e-3,
         tail_mass: float = 1e-18,
         resolution: float = 12.0,
+        neighbouring: Neighbouring = "add_remove",
     ) -> None:
-        super().__init__()
+        super().__init__(neighbouring)
         interval = float(value_discretization_interval)
         if not math.isfinite(interval) or not 1e-6 <= interval <= 0.1:
             raise InvalidArgument("value_discretization_interval must be in [1e-6, 0.1]")
@@ -145,16 +160,16 @@ class PldAccountant(PrivacyAccountant):
         """The loss grid spacing."""
         return self._interval
 
-    def supports(self, event: DpEvent) -> bool:
-        """Whether the event has a PLD here (see the class docstring)."""
-        if isinstance(event, (Gaussian, Laplace)):
+    def _supports_form(self, form: DpEvent) -> bool:
+        """Whether an event in accounting form has a PLD here (see the class docstring)."""
+        if isinstance(form, _PLD_BASES):
             return True
-        if isinstance(event, PoissonSampled):
-            return isinstance(event.event, (Gaussian, Laplace))
-        if isinstance(event, SelfComposed):
-            return self.supports(event.event)
-        if isinstance(event, Composed):
-            return all(self.supports(inner) for inner in event.events)
+        if isinstance(form, PoissonSampled):
+            return isinstance(form.event, _PLD_BASES)
+        if isinstance(form, SelfComposed):
+            return self._supports_form(form.event)
+        if isinstance(form, Composed):
+            return all(self._supports_form(inner) for inner in form.events)
         return False
 
     # ----------------------------------------------------------------- construction
@@ -170,7 +185,7 @@ class PldAccountant(PrivacyAccountant):
 
     def _build_pld(self, event: DpEvent, direction: Direction, side: pm.Side) -> pm.DiscretePld:
         tail = self._tail
-        if isinstance(event, (Gaussian, Laplace, PoissonSampled)):
+        if isinstance(event, (*_PLD_BASES, PoissonSampled)):
             noise = _noise_of(event)
             try:
                 interval = self._mechanism_interval(noise)
@@ -230,7 +245,7 @@ class PldAccountant(PrivacyAccountant):
             self._gaussian_precision = new_precision
             return
         # The first other event: bring the Gaussians composed so far into the PLDs too.
-        runs = [] if self._state else _grouped(self._ledger)
+        runs = [] if self._state else _grouped(self._forms)
         runs.append((event, count))
         new_state: dict[Direction, pm.DiscretePld] = {}
         for direction in _DIRECTIONS:
@@ -249,17 +264,17 @@ class PldAccountant(PrivacyAccountant):
 
     def _composed_lower(self) -> dict[Direction, pm.DiscretePld]:
         """The optimistic PLDs of the whole ledger (computed on demand, cached per length)."""
-        if self._lower is not None and self._lower[0] == len(self._ledger):
+        if self._lower is not None and self._lower[0] == len(self._forms):
             return self._lower[1]
         result: dict[Direction, pm.DiscretePld] = {}
         for direction in _DIRECTIONS:
             total: pm.DiscretePld | None = None
-            for event, count in _grouped(self._ledger):
+            for event, count in _grouped(self._forms):
                 part = self._round_pld(event, count, direction, "lower")
                 total = part if total is None else pm.compose(total, part, self._tail)
             assert total is not None
             result[direction] = total
-        self._lower = (len(self._ledger), result)
+        self._lower = (len(self._forms), result)
         return result
 
     # ----------------------------------------------------------------------- queries
@@ -299,16 +314,23 @@ class PldAccountant(PrivacyAccountant):
     def epsilon_curve(self, delta: float) -> FloatArray:
         """Upper-bound epsilon after each round, recomposing the ledger round by round."""
         delta = check_delta(delta)
-        replay = PldAccountant(self._interval, self._tail, self._resolution)
+        replay = PldAccountant(
+            self._interval, self._tail, self._resolution, neighbouring=self.neighbouring
+        )
         replay._cache = self._cache
         replay._intervals = self._intervals
         replay._spectra = self._spectra
         curve = np.empty(len(self._ledger), dtype=np.float64)
-        for index, (event, count) in enumerate(self._ledger):
-            replay._compose(event, count)
-            replay._ledger.append((event, count))
+        for index, (entry, form) in enumerate(zip(self._ledger, self._forms, strict=True)):
+            replay._compose(form[0], form[1])
+            replay._ledger.append(entry)
+            replay._forms.append(form)
             curve[index] = replay.get_epsilon(delta)
         return curve
+
+
+_PLD_BASES = (Gaussian, Laplace, DiscreteLaplace)
+"""The un-sampled mechanisms with an exact privacy loss distribution here."""
 
 
 def _noise_of(event: DpEvent) -> SampledNoise:
@@ -320,6 +342,8 @@ def _noise_of(event: DpEvent) -> SampledNoise:
         return SampledNoise("gaussian", inner.noise_multiplier, rate)
     if isinstance(inner, Laplace):
         return SampledNoise("laplace", inner.scale, rate)
+    if isinstance(inner, DiscreteLaplace):
+        return SampledNoise("discrete_laplace", inner.scale, rate, inner.sensitivity)
     raise UnsupportedEvent(f"PldAccountant cannot account for {event!r}")  # pragma: no cover
 
 

@@ -24,6 +24,7 @@ from dp.events import (
     ZCDP,
     Composed,
     DiscreteGaussian,
+    DiscreteLaplace,
     DistributedDiscreteGaussian,
     DpEvent,
     Gaussian,
@@ -33,6 +34,7 @@ from dp.events import (
     SelfComposed,
     Skellam,
 )
+from dp.neighbouring import Neighbouring
 
 __all__ = ["RdpAccountant", "DEFAULT_ORDERS"]
 
@@ -48,10 +50,24 @@ def _sampled_gaussian_cached(rate: float, sigma: float, orders: tuple[float, ...
     return values
 
 
+_BASE_EVENTS = (
+    Gaussian,
+    Laplace,
+    DiscreteLaplace,
+    DiscreteGaussian,
+    Skellam,
+    DistributedDiscreteGaussian,
+    ZCDP,
+)
+"""The un-sampled mechanisms with an RDP curve of their own."""
+
+
 def _pure_epsilon(event: DpEvent) -> float:
     """The pure-DP epsilon of an un-sampled event, ``inf`` if it has none."""
     if isinstance(event, Laplace):
         return 1.0 / event.scale
+    if isinstance(event, DiscreteLaplace):
+        return event.sensitivity / event.scale
     if isinstance(event, SelfComposed):
         return event.count * _pure_epsilon(event.event)
     if isinstance(event, Composed):
@@ -61,9 +77,7 @@ def _pure_epsilon(event: DpEvent) -> float:
 
 def _wor_base_supported(event: DpEvent) -> bool:
     """Events whose RDP holds for any pair of neighbouring samples (no nested sampling)."""
-    if isinstance(event, (Gaussian, Laplace, DiscreteGaussian, Skellam, ZCDP)):
-        return True
-    if isinstance(event, DistributedDiscreteGaussian):
+    if isinstance(event, _BASE_EVENTS):
         return True
     if isinstance(event, SelfComposed):
         return _wor_base_supported(event.event)
@@ -75,17 +89,21 @@ def _wor_base_supported(event: DpEvent) -> bool:
 class RdpAccountant(PrivacyAccountant):
     """Renyi-DP accountant over a grid of orders (Mironov 2017).
 
-    Supports :class:`~dp.Gaussian`, :class:`~dp.Laplace`, :class:`~dp.DiscreteGaussian`,
-    :class:`~dp.Skellam`, :class:`~dp.DistributedDiscreteGaussian`, :class:`~dp.ZCDP`,
-    :class:`~dp.PoissonSampled` of a Gaussian (exact sampled-Gaussian RDP, Mironov, Talwar,
-    Zhang 2019) or of any other un-sampled event (Zhu and Wang 2019, Theorem 5),
-    :class:`~dp.SampledWithoutReplacement` of any un-sampled event (Wang, Balle,
-    Kasiviswanathan 2019, Theorem 9) and any :class:`~dp.SelfComposed` or
-    :class:`~dp.Composed` of these.
+    Supports :class:`~dp.Gaussian`, :class:`~dp.Laplace`, :class:`~dp.DiscreteLaplace`,
+    :class:`~dp.DiscreteGaussian`, :class:`~dp.Skellam`,
+    :class:`~dp.DistributedDiscreteGaussian`, :class:`~dp.ZCDP`, :class:`~dp.PoissonSampled`
+    of a Gaussian (exact sampled-Gaussian RDP, Mironov, Talwar, Zhang 2019) or of any other
+    un-sampled event (Zhu and Wang 2019, Theorem 5), :class:`~dp.SampledWithoutReplacement`
+    of any un-sampled event, and any :class:`~dp.SelfComposed` or :class:`~dp.Composed` of
+    these. Under add/remove a fixed-size sample is accounted as the displacement pair
+    (Poisson rate ``m/N`` at twice the sensitivity); under zero-out and replace-one with the
+    replace-one bound of Wang, Balle, Kasiviswanathan 2019, Theorem 9 (base at twice the
+    sensitivity); Poisson sampling is refused under replace-one (``dp.neighbouring``).
 
     Args:
         orders: Renyi orders (> 1) to track; default :data:`DEFAULT_ORDERS`
             (1.01 ... 4096, a superset of dp_accounting's and Opacus' defaults).
+        neighbouring: the relation every answer is for (default ``"add_remove"``).
 
     Example:
         >>> import dp
@@ -94,8 +112,10 @@ class RdpAccountant(PrivacyAccountant):
         1.71
     """
 
-    def __init__(self, orders: Sequence[float] | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, orders: Sequence[float] | None = None, neighbouring: Neighbouring = "add_remove"
+    ) -> None:
+        super().__init__(neighbouring)
         if orders is None:
             array = DEFAULT_ORDERS.copy()
         else:
@@ -121,31 +141,27 @@ class RdpAccountant(PrivacyAccountant):
         """The composed RDP value at each order (a copy)."""
         return self._rdp.copy()
 
-    def supports(self, event: DpEvent) -> bool:
-        """Whether the event has a sound RDP bound here (see the class docstring)."""
-        if isinstance(event, (Gaussian, Laplace, DiscreteGaussian, Skellam, ZCDP)):
+    def _supports_form(self, form: DpEvent) -> bool:
+        """Whether an event in accounting form has a sound RDP bound here."""
+        if isinstance(form, _BASE_EVENTS):
             return True
-        if isinstance(event, DistributedDiscreteGaussian):
-            return True
-        if isinstance(event, PoissonSampled):
-            return isinstance(event.event, Gaussian) or _wor_base_supported(event.event)
-        if isinstance(event, SampledWithoutReplacement):
-            return _wor_base_supported(event.event)
-        if isinstance(event, SelfComposed):
-            return self.supports(event.event)
-        if isinstance(event, Composed):
-            return all(self.supports(inner) for inner in event.events)
+        if isinstance(form, (PoissonSampled, SampledWithoutReplacement)):
+            return _wor_base_supported(form.event)
+        if isinstance(form, SelfComposed):
+            return self._supports_form(form.event)
+        if isinstance(form, Composed):
+            return all(self._supports_form(inner) for inner in form.events)
         return False
 
     def event_rdp(self, event: DpEvent) -> FloatArray:
-        """The RDP curve of one event at this accountant's orders (a read-only array).
+        """The RDP curve of one event under this relation, at this accountant's orders.
+
+        Returns a read-only array.
 
         Raises:
             UnsupportedEvent: the event has no sound RDP bound here.
         """
-        if not self.supports(event):
-            raise UnsupportedEvent(f"RdpAccountant cannot account for {event!r}")
-        return self._event_rdp(event, self._orders, self._orders_key)
+        return self._event_rdp(self._form(event), self._orders, self._orders_key)
 
     def _event_rdp(self, event: DpEvent, orders: FloatArray, key: tuple[float, ...]) -> FloatArray:
         use_cache = key is self._orders_key
@@ -164,6 +180,8 @@ class RdpAccountant(PrivacyAccountant):
             return rm.rdp_gaussian(orders, event.noise_multiplier)
         if isinstance(event, Laplace):
             return rm.rdp_laplace(orders, event.scale)
+        if isinstance(event, DiscreteLaplace):
+            return rm.rdp_discrete_laplace(orders, event.scale, event.sensitivity)
         if isinstance(event, DiscreteGaussian):
             return rm.rdp_zcdp(orders, event.sensitivity_l2**2 / (2.0 * event.sigma**2))
         if isinstance(event, ZCDP):

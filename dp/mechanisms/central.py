@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dp.errors import InvalidArgument
-from dp.events import DiscreteGaussian, Laplace
+from dp.events import DiscreteGaussian, DiscreteLaplace
 from dp.mechanisms.clipping import as_finite_vector, positive_real
 from dp.mechanisms.samplers import sample_discrete_gaussian_sq, sample_discrete_laplace
 
@@ -137,7 +137,9 @@ class LaplaceMechanism:
     """Exact discrete Laplace noise of scale ``scale * l1_sensitivity``: pure DP.
 
     With the grid rounding, the release is ``epsilon``-DP with
-    ``epsilon = 1 / event.scale`` (Canonne, Kamath and Steinke 2020, section 2.2).
+    ``epsilon = event.sensitivity / event.scale`` (Canonne, Kamath and Steinke 2020,
+    section 2.2); :attr:`event` is the exact discrete Laplace event with the true integer
+    sensitivity, so both accountants use the discrete mechanism's own privacy loss.
 
     Args:
         scale: Laplace scale over the L1 sensitivity, > 0 (epsilon about ``1 / scale``).
@@ -176,10 +178,19 @@ class LaplaceMechanism:
         return Fraction(math.ceil(exact * 2**16), 2**16)
 
     @property
-    def event(self) -> Laplace:
-        """The accountant event, with the sensitivity enlarged by grid rounding."""
-        sens = self.l1_sensitivity / self.step + self.dimension
-        return Laplace(scale=float(self.grid_scale) / sens)
+    def integer_sensitivity(self) -> int:
+        """How far (L1, in grid units) rounding lets neighbouring inputs' grid points move.
+
+        Each coordinate's rounded difference is an integer of at most ``|a_i - b_i| + 1``
+        grid units, so the total is at most ``floor(l1 / step) + dimension`` (``l1 / step``
+        is exact: the step is a power of two).
+        """
+        return math.floor(self.l1_sensitivity / self.step) + self.dimension
+
+    @property
+    def event(self) -> DiscreteLaplace:
+        """The exact accountant event: discrete Laplace noise at the integer sensitivity."""
+        return DiscreteLaplace(scale=float(self.grid_scale), sensitivity=self.integer_sensitivity)
 
     def release(self, value: ArrayLike) -> NDArray[np.float64]:
         """Round ``value`` to the grid and add exact discrete Laplace noise.

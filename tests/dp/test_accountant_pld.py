@@ -121,7 +121,7 @@ def test_per_round_equals_one_shot_and_curve() -> None:
         dp.DiscreteGaussian(2.0, 1.0),
         dp.ZCDP(0.1),
         dp.Skellam(10.0, 2.0, 1.0),
-        dp.SampledWithoutReplacement(100, 10, dp.Gaussian(1.0)),
+        dp.SampledWithoutReplacement(100, 10, dp.PoissonSampled(0.5, dp.Gaussian(1.0))),
         dp.PoissonSampled(0.5, dp.PoissonSampled(0.5, dp.Gaussian(1.0))),
         dp.Composed((dp.Gaussian(1.0), dp.ZCDP(0.1))),
     ],

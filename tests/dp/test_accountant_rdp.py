@@ -126,19 +126,24 @@ def test_skellam_is_at_least_the_gaussian_of_equal_variance() -> None:
 
 
 def test_sampling_without_replacement_amplifies_but_never_exceeds_base() -> None:
-    base = dp.RdpAccountant().compose(dp.Gaussian(1.0)).rdp
-    wor = dp.RdpAccountant().compose(dp.SampledWithoutReplacement(1000, 10, dp.Gaussian(1.0)))
+    # Replace-one: Wang et al.'s bound on the base at twice the sensitivity.
+    base = dp.RdpAccountant().compose(dp.Gaussian(0.5)).rdp
+    wor = dp.RdpAccountant(neighbouring="replace_one").compose(
+        dp.SampledWithoutReplacement(1000, 10, dp.Gaussian(1.0))
+    )
     assert np.all(wor.rdp <= base + 1e-12)
-    assert wor.get_epsilon(1e-5) < dp.RdpAccountant().compose(dp.Gaussian(1.0)).get_epsilon(1e-5)
+    assert wor.get_epsilon(1e-5) < dp.RdpAccountant().compose(dp.Gaussian(0.5)).get_epsilon(1e-5)
     # Fixed-size sampling is not Poisson: at order 2 the WOR bound is the larger one here.
-    poisson = dp.RdpAccountant().compose(dp.PoissonSampled(0.01, dp.Gaussian(1.0))).rdp
+    poisson = dp.RdpAccountant().compose(dp.PoissonSampled(0.01, dp.Gaussian(0.5))).rdp
     index = int(np.argmin(np.abs(rm.DEFAULT_ORDERS - 2.0)))
     assert wor.rdp[index] > poisson[index]
 
 
 def test_wor_with_laplace_uses_the_pure_dp_term() -> None:
-    with_pure = dp.RdpAccountant().compose(dp.SampledWithoutReplacement(100, 10, dp.Laplace(10.0)))
-    base = dp.RdpAccountant().compose(dp.Laplace(10.0))
+    with_pure = dp.RdpAccountant(neighbouring="replace_one").compose(
+        dp.SampledWithoutReplacement(100, 10, dp.Laplace(10.0))
+    )
+    base = dp.RdpAccountant().compose(dp.Laplace(5.0))
     assert np.all(with_pure.rdp <= base.rdp + 1e-12)
     assert with_pure.get_epsilon(1e-6) < base.get_epsilon(1e-6)
 

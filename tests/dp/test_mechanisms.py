@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import stats
 
 from dp.errors import InvalidArgument
-from dp.events import DiscreteGaussian, Laplace
+from dp.events import DiscreteGaussian, DiscreteLaplace
 from dp.mechanisms import GaussianMechanism, LaplaceMechanism, clip_l1, clip_l2, grid_step
 from tests.dp.test_samplers_helpers import ALPHA
 
@@ -87,8 +87,9 @@ def test_gaussian_mechanism_event_accounts_for_grid_rounding() -> None:
 def test_laplace_mechanism_event_and_output() -> None:
     mech = LaplaceMechanism(scale=2.0, l1_sensitivity=1.0, dimension=8)
     event = mech.event
-    assert isinstance(event, Laplace)
-    assert event.scale == pytest.approx(2.0, rel=1e-4)
+    assert isinstance(event, DiscreteLaplace)
+    assert event.sensitivity == round(1.0 / mech.step) + 8
+    assert event.sensitivity / event.scale == pytest.approx(1 / 2.0, rel=1e-4)
     out = mech.release(np.zeros(8))
     k = out / mech.step
     np.testing.assert_array_equal(k, np.round(k))
@@ -124,7 +125,8 @@ def test_noise_outside_the_sampler_range_is_refused_with_a_hint() -> None:
         GaussianMechanism(noise_multiplier=1e9, l2_sensitivity=1.0, dimension=10**6)
     coarse = LaplaceMechanism(100.0, 1.0, 10**6, grid_bits=8)
     # The rounding slack charged is at most 2**-8 of the sensitivity.
-    assert 100.0 * (1 - 2.0**-8) <= coarse.event.scale <= 100.0
+    event = coarse.event
+    assert 100.0 * (1 - 2.0**-8) <= event.scale / event.sensitivity <= 100.0
 
 
 def test_mechanisms_refuse_wrong_shapes_and_huge_values() -> None:
