@@ -1,0 +1,49 @@
+"""Validated aggregation: clients prove their updates valid, aggregators check without seeing.
+
+Prio3 (draft-irtf-cfrg-vdaf-07, section 7) over the fully linear proofs of Boneh, Boyle,
+Corrigan-Gibbs, Gilboa and Ishai (CRYPTO 2019): a client splits its encoded measurement into
+additive shares over a prime field (the helper's share is a 16-byte seed) and attaches shares
+of a proof that the measurement satisfies a validity circuit; the aggregators exchange short
+verifier shares, decide, and add up only valid shares. Neither aggregator alone learns anything
+about a measurement but its validity.
+
+Draft 07 is followed exactly (it is the newest version whose XOF, SHAKE128, ``hashlib``
+provides) and its published test vectors pass (tests/vectors/vdaf07/). Raw primitives (the
+FLP, gadgets, circuits, XOF, NTT) are in :mod:`secagg.validated.hazmat`.
+"""
+
+from __future__ import annotations
+
+from secagg.validated._errors import JointRandMismatch, ReplayedReport, VerificationFailed
+from secagg.validated._field import Field, Field64, Field128
+from secagg.validated._prio3 import (
+    HelperShare,
+    InputShare,
+    LeaderShare,
+    PrepShare,
+    PrepState,
+    Prio3,
+    prio3_count,
+    prio3_histogram,
+    prio3_sum,
+    prio3_sumvec,
+)
+
+__all__ = [
+    "Prio3",
+    "prio3_count",
+    "prio3_sum",
+    "prio3_sumvec",
+    "prio3_histogram",
+    "LeaderShare",
+    "HelperShare",
+    "InputShare",
+    "PrepShare",
+    "PrepState",
+    "Field",
+    "Field64",
+    "Field128",
+    "VerificationFailed",
+    "JointRandMismatch",
+    "ReplayedReport",
+]
