@@ -13,7 +13,6 @@ arrive than the run's survivor threshold, or when the protocol cannot rebuild th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
 
@@ -45,11 +44,7 @@ _M = TypeVar("_M", bound=_Message)
 
 def shamir_threshold(settings: MaskingSettings, cohort_size: int) -> int:
     """The Shamir threshold for a cohort: a fraction (> 1/2) of one neighbourhood."""
-    if settings.neighbours is None:
-        neighbourhood = cohort_size
-    else:
-        neighbourhood = min(settings.neighbours, cohort_size - 1) + 1
-    return max(1, math.ceil(settings.threshold_fraction * neighbourhood))
+    return settings.shamir_threshold(cohort_size)
 
 
 class MaskingAggregator:

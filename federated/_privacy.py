@@ -1,11 +1,17 @@
 """Privacy bookkeeping of a run: the accountant, the budget, central noise, DP codecs.
 
-The privacy unit is one client (user-level DP, McMahan et al. 2018) under the
-add/remove-one-client relation of :mod:`dp`. Each completed round composes one event: the
-round's mechanism (central discrete Gaussian, or the distributed discrete Gaussian of the
-survivors' noise shares) wrapped in the selection's subsampling (Poisson, or sampling
-without replacement for fixed-size cohorts). Skipped rounds release nothing and compose
+The privacy unit is one client (user-level DP, McMahan et al. 2018) under the run's
+neighbouring relation (``PrivacyConfig.neighbouring``, add/remove-one-client by default),
+which the accountants, the ledger and the report all use. Each completed round composes one
+event: the round's mechanism (central discrete Gaussian, or the distributed discrete
+Gaussian of the honest survivors' noise shares) wrapped in the selection's subsampling
+(Poisson, or sampling without replacement for fixed-size cohorts, which under add/remove the
+accountant treats as the displacement pair). Skipped rounds release nothing and compose
 nothing. The budget is checked with the worst case of the next round before it runs.
+
+Under distributed DP up to ``colluders`` clients may collude with the server and subtract
+their own noise shares, so the shares are sized for, and each round is accounted with, the
+honest survivors only: ``survivors - colluders``.
 """
 
 from __future__ import annotations
@@ -41,6 +47,14 @@ class PrivacyTracker:
         config: the run's configuration.
         population: the number of clients (the sampling population).
         vector_length: the length of the aggregated vectors.
+
+    Attributes:
+        n_min: distributed DP: the fewest honest survivors of a released round, for which
+            each client's noise share is sized (1 otherwise).
+        colluders: distributed DP: clients assumed to collude with the server (0 otherwise).
+
+    Raises:
+        InvalidArgument: delta above ``1 / population``, or a run no accountant can bound.
     """
 
     def __init__(self, config: FederatedConfig, population: int, vector_length: int) -> None:
@@ -48,12 +62,20 @@ class PrivacyTracker:
         self.population = population
         self.vector_length = vector_length
         self.n_min = 1
+        self.colluders = 0
         privacy = config.privacy
         self.accountant: dp.PrivacyAccountant | None = None
         self._central: GaussianMechanism | None = None
         self._distributed: DistributedConfig | None = None
         if not privacy.enabled:
             return
+        delta = privacy.run_delta
+        if delta > 1.0 / population:
+            raise InvalidArgument(
+                f"delta {delta:g} exceeds 1 / population = 1/{population}: a mechanism that "
+                "publishes one random client's data in the clear meets such a delta; choose "
+                "delta well below 1 / population"
+            )
         if privacy.mode is DPMode.CENTRAL:
             self._central = GaussianMechanism(
                 privacy.noise_multiplier,
@@ -63,7 +85,8 @@ class PrivacyTracker:
         elif privacy.mode is DPMode.DISTRIBUTED:
             selection = config.selection
             assert isinstance(selection, UniformSelection)  # checked by FederatedConfig
-            self.n_min = config.survivor_threshold(selection.sample_size)
+            self.colluders = config.colluders(selection.sample_size)
+            self.n_min = config.honest_survivor_threshold(selection.sample_size)
             self._distributed = DistributedConfig.calibrate(
                 dimension=vector_length,
                 l2_clip=config.clip_norm,
@@ -97,20 +120,31 @@ class PrivacyTracker:
             ).step
         return math.sqrt(self.vector_length) * step
 
+    def _new_accountant(self, kind: type[dp.PrivacyAccountant]) -> dp.PrivacyAccountant:
+        """A fresh accountant of ``kind`` under the run's neighbouring relation."""
+        relation = self.config.privacy.neighbouring
+        if kind is dp.PldAccountant:
+            return dp.PldAccountant(neighbouring=relation)
+        if kind is dp.RdpAccountant:
+            return dp.RdpAccountant(neighbouring=relation)
+        raise InvalidArgument(f"unknown accountant {kind.__name__}")
+
     def _choose_accountant(self, name: str) -> dp.PrivacyAccountant:
         """The accountant for this run's events; refuse a run nobody can account for."""
         event = self.worst_case_event()
-        candidates: list[dp.PrivacyAccountant] = []
+        kinds: list[type[dp.PrivacyAccountant]] = []
         if name in ("auto", "pld"):
-            candidates.append(dp.PldAccountant())
+            kinds.append(dp.PldAccountant)
         if name in ("auto", "rdp"):
-            candidates.append(dp.RdpAccountant())
-        for accountant in candidates:
+            kinds.append(dp.RdpAccountant)
+        for kind in kinds:
+            accountant = self._new_accountant(kind)
             if accountant.supports(event):
                 return accountant
         raise InvalidArgument(
-            f"no {name} accountant can soundly account for {event!r}; choose another "
-            "accountant, selection or DP mode"
+            f"no {name} accountant can soundly account for {event!r} under "
+            f"{self.config.privacy.neighbouring}; choose another accountant, selection, "
+            "relation or DP mode"
         )
 
     # -- events -------------------------------------------------------------------------------
@@ -127,45 +161,73 @@ class PrivacyTracker:
         return dp.PoissonSampled(selection.rate, inner)
 
     def round_event(self, survivors: int) -> dp.DpEvent:
-        """The accountant event of a completed round with ``survivors`` clients in the sum."""
+        """The accountant event of a completed round with ``survivors`` clients in the sum.
+
+        Under distributed DP only ``survivors - colluders`` noise shares are unknown to
+        the server, so the event is that of the honest survivors.
+        """
         if self._central is not None:
             return self._subsampled(self._central.event)
         if self._distributed is not None:
-            return self._subsampled(self._distributed.event(survivors))
+            honest = survivors - self.colluders
+            if honest < self.n_min:
+                raise InvalidArgument(
+                    f"a released round needs at least {self.n_min + self.colluders} survivors, "
+                    f"got {survivors}"
+                )
+            return self._subsampled(self._distributed.event(honest))
         raise InvalidArgument("this run adds no noise")
 
     def worst_case_event(self) -> dp.DpEvent:
-        """The event of the costliest possible completed round (fewest survivors)."""
-        return self.round_event(self.n_min)
+        """The event of the costliest possible completed round (fewest honest survivors)."""
+        return self.round_event(self.n_min + self.colluders)
 
     # -- budget -------------------------------------------------------------------------------
 
     def _epsilon_of(self, accountant: dp.PrivacyAccountant) -> float:
-        return float(accountant.get_epsilon(self.config.privacy.delta))
+        return float(accountant.get_epsilon(self.config.privacy.run_delta))
+
+    def _planned_after(self, rounds: int) -> float | None:
+        """Epsilon of ``rounds`` worst-case rounds from a fresh accountant of the run's kind."""
+        if self.accountant is None:
+            return None
+        fresh = self._new_accountant(type(self.accountant))
+        fresh.compose(self.worst_case_event(), rounds)
+        return self._epsilon_of(fresh)
 
     def planned_epsilon(self) -> float | None:
         """Epsilon of the whole planned run if every round completes (worst case)."""
-        if self.accountant is None:
-            return None
-        fresh = type(self.accountant)()
-        fresh.compose(self.worst_case_event(), self.config.rounds)
-        return self._epsilon_of(fresh)
+        return self._planned_after(self.config.rounds)
 
     def check_can_start(self) -> None:
-        """Refuse to start (``REFUSE`` policy) when the planned rounds exceed the target.
+        """Refuse a run that cannot meet its target, before any client trains.
+
+        With the ``REFUSE`` policy, the planned rounds (worst case) must fit the target.
+        With ``STOP``, at least the first round must: a run that would stop before round 1
+        would return an untrained model and epsilon 0 without a word.
 
         Raises:
-            BudgetExhausted: the planned run would exceed the target epsilon.
+            BudgetExhausted: the planned run (``REFUSE``) or its first round (``STOP``)
+                would exceed the target epsilon.
         """
         privacy = self.config.privacy
-        if privacy.target_epsilon is None or privacy.budget_policy is not BudgetPolicy.REFUSE:
+        target = privacy.target_epsilon
+        if target is None or self.accountant is None:
             return
-        planned = self.planned_epsilon()
-        if planned is not None and planned > privacy.target_epsilon:
+        if privacy.budget_policy is BudgetPolicy.REFUSE:
+            planned = self.planned_epsilon()
+            if planned is not None and planned > target:
+                raise BudgetExhausted(
+                    f"{self.config.rounds} rounds would spend epsilon {planned:.3f} at delta "
+                    f"{privacy.run_delta:g}, above the target {target:g}; refusing to start"
+                )
+            return
+        first = self._planned_after(1)
+        if first is not None and first > target:
             raise BudgetExhausted(
-                f"{self.config.rounds} rounds would spend epsilon {planned:.3f} at delta "
-                f"{privacy.delta:g}, above the target {privacy.target_epsilon:g}; "
-                "refusing to start"
+                f"one round already spends epsilon {first:.3f} at delta {privacy.run_delta:g} "
+                f"(worst case), above the target {target:g}: the run would stop before round "
+                "1 with an untrained model; add noise, sample fewer clients or raise the target"
             )
 
     def next_round_fits(self) -> bool:

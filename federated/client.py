@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from federated.errors import InvalidArgument
 
-__all__ = ["ClientUpdate", "FederatedClient", "check_update"]
+__all__ = ["ClientUpdate", "FederatedClient", "check_update", "check_example_count"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +51,35 @@ class FederatedClient(Protocol):
 def check_update(update: ClientUpdate, dimension: int) -> NDArray[np.float64]:
     """Validate a client's update and return its delta as a float64 vector.
 
+    Every backend calls this on the client's side before clipping, so a bad update is
+    refused the same way whatever the aggregation: in particular the example count, which
+    weights the update under ``Weighting.EXAMPLES`` and would otherwise turn the model into
+    NaN (plain) or fail deep inside an encoding (masking, Paillier).
+
     Raises:
-        InvalidArgument: on a wrong shape, a non-finite value or a negative example count.
+        InvalidArgument: on a wrong shape, a non-finite value, or an example count that is
+            not a non-negative integer (a bool, float, NaN, inf or non-number included).
     """
     delta = np.asarray(update.delta, dtype=np.float64)
     if delta.shape != (dimension,):
         raise InvalidArgument(f"update has shape {delta.shape}, expected ({dimension},)")
     if not np.all(np.isfinite(delta)):
         raise InvalidArgument("update contains NaN or Inf")
-    if update.num_examples < 0:
-        raise InvalidArgument("num_examples must be >= 0")
+    check_example_count(update.num_examples)
     return delta
+
+
+def check_example_count(count: object) -> int:
+    """Return a client's example count as an int, or raise :class:`InvalidArgument`.
+
+    Only integers (Python or numpy) are counts; bools, floats (NaN and inf included) and
+    anything else are refused, as are negative values.
+    """
+    if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
+        raise InvalidArgument(
+            f"num_examples must be a non-negative int, got {type(count).__name__} {count!r}"
+        )
+    value = int(count)
+    if value < 0:
+        raise InvalidArgument(f"num_examples must be >= 0, got {value}")
+    return value

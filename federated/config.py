@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+import dp
+from dp import Neighbouring
 from federated.errors import InvalidArgument
 from secagg.masking import Stage
 
@@ -121,46 +123,112 @@ Selection = UniformSelection | PoissonSelection
 class PrivacyConfig:
     """Differential privacy of a run, at the level of one client (user-level DP).
 
+    The privacy unit is one client: two neighbouring populations differ in one client's
+    whole data (add/remove by default), so the guarantee covers everything a client
+    contributes over the whole run.
+
     Attributes:
-        mode: where the noise is added (see :class:`DPMode`).
+        mode: where the noise is added (see :class:`DPMode`); noise without a mode is
+            refused, so a run cannot silently go without DP.
         noise_multiplier: standard deviation of the noise on the sum, in units of
-            ``clip_norm`` (the z of McMahan et al. 2018).
-        delta: the delta at which epsilon is reported.
+            ``clip_norm`` (the z of McMahan et al. 2018). Under distributed DP it is the
+            noise of the honest survivors alone (see ``colluders``).
+        delta: the delta at which epsilon is reported; required when DP is on (there is no
+            safe default: it must be well below ``1 / population``, and a run with more
+            clients than ``1 / delta`` is refused).
         target_epsilon: the budget; ``None`` means no budget is enforced.
         budget_policy: stop when the budget is reached, or refuse to start.
         accountant: ``"auto"`` (the default: the tight PLD accountant when it supports the
             run's event, else RDP), ``"pld"`` or ``"rdp"``.
+        neighbouring: the relation the epsilon is for: ``"add_remove"`` (the default: one
+            client added to or removed from the population), ``"zero_out"`` (one client's
+            data replaced by a null client that contributes nothing; the relation several
+            production systems report, a weaker claim for fixed-size cohorts, so only as an
+            explicit choice) or ``"replace_one"``.
+        colluders: distributed DP only: how many clients may collude with the server. A
+            colluding client knows, and can subtract, its own noise share, so the noise is
+            sized for, and every round accounted with, the honest survivors only
+            (survivors minus colluders). ``None`` (the default) assumes as many colluders
+            as the SecAgg+ configuration already tolerates (its Shamir threshold minus
+            one), so the DP claim assumes nothing the cryptography does not.
     """
 
     mode: DPMode = DPMode.NONE
     noise_multiplier: float = 0.0
-    delta: float = 1e-5
+    delta: float | None = None
     target_epsilon: float | None = None
     budget_policy: BudgetPolicy = BudgetPolicy.STOP
     accountant: str = "auto"
+    neighbouring: Neighbouring = "add_remove"
+    colluders: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, DPMode):
             raise InvalidArgument("PrivacyConfig.mode must be a DPMode")
         if not isinstance(self.budget_policy, BudgetPolicy):
             raise InvalidArgument("PrivacyConfig.budget_policy must be a BudgetPolicy")
-        if not math.isfinite(self.noise_multiplier) or self.noise_multiplier < 0:
+        if not _is_real(self.noise_multiplier) or not (
+            math.isfinite(self.noise_multiplier) and self.noise_multiplier >= 0
+        ):
             raise InvalidArgument("PrivacyConfig.noise_multiplier must be finite and >= 0")
         if self.mode is not DPMode.NONE and self.noise_multiplier <= 0:
             raise InvalidArgument("a DP mode needs noise_multiplier > 0")
-        if not 0.0 < self.delta < 1.0:
+        if self.mode is DPMode.NONE and self.noise_multiplier > 0:
+            raise InvalidArgument(
+                "noise_multiplier > 0 without a DP mode would run with no DP at all; "
+                "set mode=DPMode.CENTRAL or DPMode.DISTRIBUTED"
+            )
+        if self.delta is None:
+            if self.mode is not DPMode.NONE:
+                raise InvalidArgument(
+                    "PrivacyConfig.delta is required with DP (well below 1 / population)"
+                )
+        elif not _is_real(self.delta) or not 0.0 < self.delta < 1.0:
             raise InvalidArgument("PrivacyConfig.delta must be in (0, 1)")
         if self.target_epsilon is not None and not (
-            math.isfinite(self.target_epsilon) and self.target_epsilon > 0
+            _is_real(self.target_epsilon)
+            and math.isfinite(self.target_epsilon)
+            and self.target_epsilon > 0
         ):
             raise InvalidArgument("PrivacyConfig.target_epsilon must be finite and > 0")
+        if self.target_epsilon is not None and self.mode is DPMode.NONE:
+            raise InvalidArgument("a target_epsilon needs a DP mode")
         if self.accountant not in ("auto", "pld", "rdp"):
             raise InvalidArgument("PrivacyConfig.accountant must be 'auto', 'pld' or 'rdp'")
+        try:
+            dp.check_neighbouring(self.neighbouring)
+        except dp.DPError as exc:
+            raise InvalidArgument(f"PrivacyConfig.neighbouring: {exc}") from exc
+        if self.colluders is not None:
+            if isinstance(self.colluders, bool) or not isinstance(self.colluders, int):
+                raise InvalidArgument("PrivacyConfig.colluders must be None or an int")
+            if self.colluders < 0:
+                raise InvalidArgument("PrivacyConfig.colluders must be >= 0")
+            if self.mode is not DPMode.DISTRIBUTED:
+                raise InvalidArgument(
+                    "PrivacyConfig.colluders applies to distributed DP only (under central "
+                    "DP the trusted server adds all the noise)"
+                )
 
     @property
     def enabled(self) -> bool:
         """Whether any noise is added."""
         return self.mode is not DPMode.NONE
+
+    @property
+    def run_delta(self) -> float:
+        """The delta of a private run (``delta``, which DP requires).
+
+        Raises:
+            InvalidArgument: if this configuration adds no noise.
+        """
+        if self.delta is None:
+            raise InvalidArgument("this run has no DP, hence no delta")
+        return self.delta
+
+
+def _is_real(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +263,18 @@ class MaskingSettings:
     def threshold(self, cohort_size: int) -> int:
         """The number of survivors needed to unmask a cohort of ``cohort_size`` clients."""
         return max(1, math.ceil(self.threshold_fraction * cohort_size))
+
+    def shamir_threshold(self, cohort_size: int) -> int:
+        """The Shamir threshold ``t`` for a cohort: a fraction (> 1/2) of one neighbourhood.
+
+        SecAgg+ keeps an honest client's input hidden from the server plus up to ``t - 1``
+        colluding clients (Bonawitz et al. 2017; Bell et al. 2020), and no more.
+        """
+        if self.neighbours is None:
+            neighbourhood = cohort_size
+        else:
+            neighbourhood = min(self.neighbours, cohort_size - 1) + 1
+        return max(1, math.ceil(self.threshold_fraction * neighbourhood))
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,12 +405,49 @@ class FederatedConfig:
                 )
             if self.masking.modulus_bits > 62:
                 raise InvalidArgument("distributed DP supports modulus_bits up to 62")
+            cohort = self.selection.sample_size
+            colluders = self.colluders(cohort)
+            tolerated = self.masking.shamir_threshold(cohort) - 1
+            if colluders > tolerated:
+                raise InvalidArgument(
+                    f"{colluders} colluding clients: SecAgg+ with Shamir threshold "
+                    f"{tolerated + 1} only hides an honest client's input from the server "
+                    f"plus {tolerated} colluders; raise threshold_fraction or neighbours"
+                )
+            if self.honest_survivor_threshold(cohort) < 1:
+                raise InvalidArgument(
+                    f"with {colluders} colluders a round may complete with "
+                    f"{self.survivor_threshold(cohort)} survivors and no honest one: the "
+                    "released sum could carry no noise the server cannot subtract; raise "
+                    "min_clients or threshold_fraction, or lower colluders"
+                )
 
     def survivor_threshold(self, cohort_size: int) -> int:
         """The fewest clients whose inputs must be in a released sum for this cohort size.
 
         ``max(min_clients, ceil(threshold_fraction * cohort_size))``. A round with fewer
-        survivors is skipped before anything is unmasked; under distributed DP it is the
-        ``n_min`` for which each client sizes its noise share.
+        survivors is skipped before anything is unmasked; under distributed DP the noise
+        shares are sized for it minus the colluders (:meth:`honest_survivor_threshold`).
         """
         return max(self.min_clients, self.masking.threshold(cohort_size))
+
+    def colluders(self, cohort_size: int) -> int:
+        """Clients of a cohort assumed to collude with the server (distributed DP; else 0).
+
+        ``privacy.colluders`` when set, else the SecAgg+ Shamir threshold minus one: as many
+        corrupt clients as the masking is already assumed to tolerate.
+        """
+        if self.privacy.mode is not DPMode.DISTRIBUTED:
+            return 0
+        if self.privacy.colluders is not None:
+            return self.privacy.colluders
+        return self.masking.shamir_threshold(cohort_size) - 1
+
+    def honest_survivor_threshold(self, cohort_size: int) -> int:
+        """The fewest honest (non-colluding) clients in a released sum: ``n_min``.
+
+        ``survivor_threshold(cohort_size) - colluders(cohort_size)``: under distributed DP
+        each client sizes its noise share so that this many honest shares reach the target
+        noise, since the colluders' shares are known to the server.
+        """
+        return self.survivor_threshold(cohort_size) - self.colluders(cohort_size)

@@ -27,7 +27,7 @@ from federated._masked import MaskingAggregator
 from federated._paillier import PaillierAggregator
 from federated._plain import PlainInsecureAggregator
 from federated._privacy import PrivacyTracker
-from federated.client import ClientUpdate, FederatedClient, check_update
+from federated.client import ClientUpdate, FederatedClient, check_example_count, check_update
 from federated.config import (
     Aggregation,
     DPMode,
@@ -81,7 +81,8 @@ def _contribution(
     clipped = clip_l2_unchecked(check_update(update, dimension), config.clip_norm)
     if config.weighting is Weighting.UNIFORM:
         return clipped
-    weight = min(update.num_examples, config.example_weight_cap) / config.example_weight_cap
+    count = check_example_count(update.num_examples)
+    weight = min(count, config.example_weight_cap) / config.example_weight_cap
     return np.concatenate([weight * clipped, [weight]])
 
 

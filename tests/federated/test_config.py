@@ -32,12 +32,16 @@ SELECT = UniformSelection(4)
             rounds=1,
             selection=SELECT,
             weighting=Weighting.EXAMPLES,
-            privacy=PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=1.0),
+            privacy=PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=1.0, delta=1e-5),
         ),
-        lambda: PrivacyConfig(mode=DPMode.CENTRAL),
+        lambda: PrivacyConfig(mode=DPMode.CENTRAL, delta=1e-5),
+        lambda: PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=1.0),  # no delta
+        lambda: PrivacyConfig(noise_multiplier=1.0, delta=1e-5),  # noise without a mode
         lambda: PrivacyConfig(noise_multiplier=-1.0),
-        lambda: PrivacyConfig(delta=0.0),
-        lambda: PrivacyConfig(target_epsilon=0.0),
+        lambda: PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=1.0, delta=0.0),
+        lambda: PrivacyConfig(
+            mode=DPMode.CENTRAL, noise_multiplier=1.0, delta=1e-5, target_epsilon=0.0
+        ),
         lambda: PrivacyConfig(accountant="guess"),
         lambda: MaskingSettings(threshold_fraction=0.5),
         lambda: MaskingSettings(neighbours=3),

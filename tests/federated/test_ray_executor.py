@@ -158,7 +158,7 @@ def test_runner_with_distributed_dp_accounts_like_serial(executor: RayExecutor) 
         rounds=2,
         selection=UniformSelection(20),
         masking=MaskingSettings(neighbours=6),
-        privacy=PrivacyConfig(mode=DPMode.DISTRIBUTED, noise_multiplier=1.0),
+        privacy=PrivacyConfig(mode=DPMode.DISTRIBUTED, noise_multiplier=1.0, delta=1e-5),
     )
     clients = make_clients(CLIENTS)
     ours = run(config, clients, START, executor=executor)
@@ -235,7 +235,7 @@ def test_runner_counts_a_killed_worker_as_dropouts_and_goes_on(tmp_path: Path) -
         # want of neighbours, whichever way the random graph falls (with 8 neighbours,
         # threshold 6, about 6% of graphs gave some survivor 4 lost neighbours).
         masking=MaskingSettings(neighbours=16),
-        privacy=PrivacyConfig(mode=DPMode.DISTRIBUTED, noise_multiplier=1.0),
+        privacy=PrivacyConfig(mode=DPMode.DISTRIBUTED, noise_multiplier=1.0, delta=1e-5),
     )
     assert CHUNK <= 5
     with RayExecutor(workers=2, cpus_per_client=0.5, chunk_size=CHUNK) as ray_executor:

@@ -69,7 +69,7 @@ def _assert_no_plaintext(received: list[object], allowed: tuple[type, ...]) -> N
 def test_masking_server_sees_only_protocol_messages(mode: DPMode) -> None:
     clients = [SpyClient(c) for c in make_clients(8)]
     privacy = (
-        PrivacyConfig(mode=mode, noise_multiplier=1.0)
+        PrivacyConfig(mode=mode, noise_multiplier=1.0, delta=1e-5)
         if mode is not DPMode.NONE
         else PrivacyConfig()
     )
