@@ -19,6 +19,7 @@ import gmpy2  # type: ignore[import-untyped]
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from secagg._json import load_object, parse_decimal
 from secagg.errors import (
     DeserializationError,
     InsecureParameters,
@@ -58,6 +59,10 @@ _PUBLIC_MAGIC = b"FCPK"
 _PRIVATE_MAGIC = b"FCSK"
 _FORMAT_VERSION = 1
 _JSON_TYPE = "fedcrypt.paillier.PublicKey"
+_JSON_FIELDS = frozenset({"type", "version", "n", "fingerprint"})
+#: Decimal digits of the largest accepted modulus (2^MAX_BITS - 1 has 4933).
+_MAX_DECIMAL_DIGITS = len(gmpy2.mpz(2**MAX_BITS - 1).digits(10))
+_JSON_MAX_CHARS = _MAX_DECIMAL_DIGITS + 256
 
 
 _TABLE_CACHE_SIZE = 4
@@ -301,7 +306,7 @@ class PublicKey:
             {
                 "type": _JSON_TYPE,
                 "version": _FORMAT_VERSION,
-                "n": str(int(self._n)),
+                "n": self._n.digits(10),  # GMP: no int-string limit up to MAX_BITS
                 "fingerprint": self.fingerprint_hex,
             }
         )
@@ -310,23 +315,24 @@ class PublicKey:
     def from_json(cls, text: str | bytes, *, allow_insecure: bool = False) -> PublicKey:
         """Load a key written by :meth:`to_json`, checking type, version and fingerprint.
 
+        Strict: exactly the four fields, ``n`` in canonical ASCII decimal, size and nesting
+        bounded before parsing (see :mod:`secagg._json`).
+
         Raises:
-            DeserializationError: Malformed JSON, wrong type/version or fingerprint.
+            DeserializationError: Malformed, oversized or non-UTF-8 JSON, unknown or missing
+                fields, wrong type/version, a malformed ``n`` or a fingerprint mismatch.
             InsecureParameters: A short modulus without ``allow_insecure``.
         """
-        try:
-            obj = json.loads(text)
-        except (ValueError, TypeError) as exc:
-            raise DeserializationError(f"public key is not valid JSON: {exc}") from exc
-        if not isinstance(obj, dict) or obj.get("type") != _JSON_TYPE:
+        obj = load_object(text, what="Paillier public key", max_chars=_JSON_MAX_CHARS)
+        if set(obj) != _JSON_FIELDS or obj["type"] != _JSON_TYPE:
             raise DeserializationError("JSON is not a fedcrypt Paillier public key")
-        if obj.get("version") != _FORMAT_VERSION:
-            raise DeserializationError(f"unsupported public-key version {obj.get('version')!r}")
-        n_text = obj.get("n")
-        if not isinstance(n_text, str) or not n_text.isdigit() or len(n_text) > 4000:
-            raise DeserializationError("public-key field n must be a decimal string")
-        key = _load_public(int(n_text), allow_insecure)
-        if obj.get("fingerprint") != key.fingerprint_hex:
+        version = obj["version"]
+        if type(version) is not int or version != _FORMAT_VERSION:
+            raise DeserializationError(f"unsupported public-key version {version!r}")
+        n = parse_decimal(obj["n"], what="public-key field n", max_digits=_MAX_DECIMAL_DIGITS)
+        key = _load_public(n, allow_insecure)
+        fingerprint = obj["fingerprint"]
+        if not isinstance(fingerprint, str) or fingerprint != key.fingerprint_hex:
             raise DeserializationError("public-key fingerprint does not match n")
         return key
 
