@@ -27,7 +27,8 @@ from secagg.masking import MaskingConfig
 
 __all__ = ["PLAN_VERSION", "MaskingPlan", "fixed_point_scale"]
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+"""2: ``dp_colluders`` added; ``dp_n_min`` counts honest survivors (at most the threshold)."""
 
 
 def fixed_point_scale(modulus_bits: int, n_clients: int, clip: float) -> float:
@@ -54,8 +55,12 @@ class MaskingPlan:
         client_id: the id the recipient plays in ``config``.
         clip: L2 clipping bound of an update.
         scale: fixed-point scale of the encoding (without DP).
-        dp: the distributed-DP parameters (Kairouz et al. 2021), or ``None``.
+        dp: the distributed-DP parameters (Kairouz et al. 2021), or ``None``. Its ``n_min``
+            is the fewest honest survivors a released round can have: the threshold minus
+            ``colluders``, so each noise share is sized for them alone.
         rotation_seed: the round's public 32-byte seed of the random rotation (DP only).
+        colluders: clients assumed to collude with the server (DP only): their noise
+            shares count for nothing in the accounting.
     """
 
     config: MaskingConfig
@@ -64,6 +69,7 @@ class MaskingPlan:
     scale: float
     dp: DistributedConfig | None = None
     rotation_seed: bytes = b""
+    colluders: int = 0
 
     def encode(self, update: NDArray[np.float64]) -> NDArray[np.uint64]:
         """Client side: clip, encode (and, under DP, rotate and add a noise share)."""
@@ -74,10 +80,13 @@ class MaskingPlan:
     def decode(
         self, total: NDArray[np.uint64], survivors: int
     ) -> tuple[NDArray[np.float64], DpEvent | None]:
-        """Server side: the float sum of ``survivors`` encodings and its DP event."""
+        """Server side: the float sum of ``survivors`` encodings and its DP event.
+
+        The event is that of the honest survivors' noise shares: ``survivors - colluders``.
+        """
         if self.dp is not None:
             decoded = decode_aggregate(total, self.dp, self.rotation_seed, survivors)
-            return decoded.values, decoded.event
+            return decoded.values, self.dp.event(survivors - self.colluders)
         return self.encoding().decode(total), None
 
     def encoding(self) -> FixedPointEncoding:
@@ -92,7 +101,13 @@ class MaskingPlan:
     def for_client(self, client_id: int) -> MaskingPlan:
         """The same plan addressed to another client."""
         return MaskingPlan(
-            self.config, client_id, self.clip, self.scale, self.dp, self.rotation_seed
+            self.config,
+            client_id,
+            self.clip,
+            self.scale,
+            self.dp,
+            self.rotation_seed,
+            self.colluders,
         )
 
     def to_record(self) -> ConfigRecord:
@@ -116,6 +131,7 @@ class MaskingPlan:
                 "dp_n_min": 0 if self.dp is None else self.dp.n_min,
                 "dp_scale": 0.0 if self.dp is None else self.dp.scale,
                 "rotation_seed": self.rotation_seed,
+                "dp_colluders": self.colluders,
             }
         )
 
@@ -153,13 +169,29 @@ class MaskingPlan:
                 )
                 if dp.padded_dimension != config.vector_length:
                     raise MalformedMessage("the DP dimension does not match the vector length")
-                if dp.n_min < config.threshold or dp.noise_multiplier <= 0:
+                # Each share is sized for n_min honest survivors; a round may release the
+                # sum of only `threshold` shares, so a larger n_min would leave it below
+                # the target noise.
+                if dp.n_min > config.threshold or dp.noise_multiplier <= 0:
                     raise MalformedMessage("the plan's noise is below the agreed minimum")
+            colluders = get_int(record, "dp_colluders")
+            if (
+                colluders < 0
+                or (dp is None and colluders)
+                or (dp is not None and dp.n_min + colluders > config.threshold)
+            ):
+                raise MalformedMessage("the plan's colluder count is inconsistent")
             seed = get_bytes(record, "rotation_seed")
             if (dp is None) != (seed == b"") or (seed and len(seed) != 32):
                 raise MalformedMessage("the rotation seed must be 32 bytes exactly under DP")
             plan = cls(
-                config, get_int(record, "client_id"), clip, get_float(record, "scale"), dp, seed
+                config,
+                get_int(record, "client_id"),
+                clip,
+                get_float(record, "scale"),
+                dp,
+                seed,
+                colluders,
             )
             if plan.client_id not in config.client_ids:
                 raise MalformedMessage("the plan's client id is not in its configuration")

@@ -92,21 +92,27 @@ class MaskingAggregation:
     ) -> MaskingPlan:
         """The round's configuration and encoding; protocol ids are positions in ``nodes``.
 
-        Under distributed DP the noise is sized for ``n_min = threshold`` survivors, the
-        worst case the round accepts, and the grid step is calibrated to ``B`` bits
-        (Kairouz et al. 2021, section 5).
+        Under distributed DP the noise is sized for ``n_min = threshold - colluders``
+        honest survivors, the worst case the round accepts when the colluders
+        (:attr:`DistributedDP.colluders`) survive and subtract their own shares, and the
+        grid step is calibrated to ``B`` bits (Kairouz et al. 2021, section 5).
+
+        Raises:
+            InvalidArgument: more colluders than the threshold tolerates.
         """
         ids = tuple(range(len(nodes)))
         threshold = self.threshold(len(ids))
         dp_config = None
         seed = b""
         length = vector_length
+        colluders = 0
         if privacy is not None:
+            colluders = privacy.colluders_for(threshold)
             dp_config = DistributedConfig.calibrate(
                 dimension=vector_length,
                 l2_clip=clip,
                 noise_multiplier=privacy.noise_multiplier,
-                n_min=threshold,
+                n_min=threshold - colluders,
                 num_clients=len(ids),
                 modulus_bits=self.modulus_bits,
                 noise=privacy.noise,
@@ -123,7 +129,7 @@ class MaskingAggregation:
             round_number=round_number,
         )
         scale = fixed_point_scale(self.modulus_bits, len(ids), clip)
-        return MaskingPlan(config, 0, clip, scale, dp_config, seed)
+        return MaskingPlan(config, 0, clip, scale, dp_config, seed, colluders)
 
     def run_round(
         self,

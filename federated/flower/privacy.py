@@ -11,10 +11,11 @@ the run before a target epsilon would be exceeded.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import dp
+from dp import Neighbouring
 from dp.events import DpEvent, SampledWithoutReplacement
 from federated.errors import InvalidArgument
 
@@ -26,19 +27,30 @@ class DistributedDP:
     """Distributed DP parameters (client-level: one client's whole update is the unit).
 
     Attributes:
-        noise_multiplier: aggregate noise standard deviation over the clipping norm when
-            ``threshold`` clients survive (more survivors only add noise).
+        noise_multiplier: aggregate noise standard deviation over the clipping norm of the
+            honest survivors' shares alone, when the fewest honest clients a round accepts
+            survive (more survivors only add noise).
         noise: ``"discrete_gaussian"`` (Kairouz et al. 2021) or ``"skellam"``.
-        delta: the delta at which epsilon is reported.
-        target_epsilon: stop before a round would exceed it (``None``: no budget).
+        delta: the delta at which epsilon is reported; required (keyword-only), and a run
+            with more nodes than ``1 / delta`` is refused.
+        target_epsilon: stop before a round would exceed it (``None``: no budget); a run
+            whose first round already would is refused before it starts.
         k_stddevs: head-room of the modular range, in aggregate standard deviations.
+        neighbouring: the relation epsilon is reported for (``"add_remove"`` by default;
+            ``"zero_out"`` and ``"replace_one"`` only as explicit choices).
+        colluders: nodes of a cohort that may collude with the server and subtract their own
+            noise shares. ``None`` (the default) assumes as many as SecAgg+ tolerates, the
+            Shamir threshold minus one; the noise is sized for, and each round accounted
+            with, the honest survivors only.
     """
 
     noise_multiplier: float
     noise: Literal["discrete_gaussian", "skellam"] = "discrete_gaussian"
-    delta: float = 1e-5
+    delta: float = field(kw_only=True)
     target_epsilon: float | None = None
     k_stddevs: float = 4.0
+    neighbouring: Neighbouring = "add_remove"
+    colluders: int | None = None
 
     def __post_init__(self) -> None:
         z = self.noise_multiplier
@@ -50,7 +62,11 @@ class DistributedDP:
             raise InvalidArgument("noise_multiplier must be finite and > 0")
         if self.noise not in ("discrete_gaussian", "skellam"):
             raise InvalidArgument("noise must be 'discrete_gaussian' or 'skellam'")
-        if not 0.0 < self.delta < 1.0:
+        if (
+            isinstance(self.delta, bool)
+            or not isinstance(self.delta, int | float)
+            or not 0.0 < self.delta < 1.0
+        ):
             raise InvalidArgument("delta must be in (0, 1)")
         if self.target_epsilon is not None and not (
             math.isfinite(self.target_epsilon) and self.target_epsilon > 0
@@ -58,6 +74,31 @@ class DistributedDP:
             raise InvalidArgument("target_epsilon must be finite and > 0")
         if not (math.isfinite(self.k_stddevs) and self.k_stddevs > 0):
             raise InvalidArgument("k_stddevs must be finite and > 0")
+        try:
+            dp.check_neighbouring(self.neighbouring)
+        except dp.DPError as exc:
+            raise InvalidArgument(str(exc)) from exc
+        if self.colluders is not None and (
+            isinstance(self.colluders, bool)
+            or not isinstance(self.colluders, int)
+            or self.colluders < 0
+        ):
+            raise InvalidArgument("colluders must be None or an int >= 0")
+
+    def colluders_for(self, threshold: int) -> int:
+        """Colluders assumed in a round whose Shamir threshold is ``threshold``.
+
+        Raises:
+            InvalidArgument: more colluders than SecAgg+ tolerates (``threshold - 1``),
+                which would also leave a released sum without an honest noise share.
+        """
+        colluders = threshold - 1 if self.colluders is None else self.colluders
+        if colluders > threshold - 1:
+            raise InvalidArgument(
+                f"{colluders} colluders: SecAgg+ with threshold {threshold} only hides an "
+                f"input from the server plus {threshold - 1} colluding clients"
+            )
+        return colluders
 
 
 class RunAccountant:
@@ -66,9 +107,17 @@ class RunAccountant:
     Args:
         settings: the DP parameters of the run.
         population: the number of nodes the cohorts are sampled from.
+
+    Raises:
+        InvalidArgument: if ``settings.delta`` exceeds ``1 / population``.
     """
 
     def __init__(self, settings: DistributedDP, population: int) -> None:
+        if settings.delta > 1.0 / population:
+            raise InvalidArgument(
+                f"delta {settings.delta:g} exceeds 1 / population = 1/{population}: choose "
+                "delta well below 1 / (number of nodes)"
+            )
         self.settings = settings
         self.population = population
         self.events: list[DpEvent] = []
@@ -80,11 +129,15 @@ class RunAccountant:
         return SampledWithoutReplacement(self.population, cohort, event)
 
     def accountant(self, extra: DpEvent | None = None) -> dp.PrivacyAccountant:
-        """A fresh accountant holding the ledger (and ``extra``): PLD if it can, else RDP."""
+        """A fresh accountant holding the ledger (and ``extra``): PLD if it can, else RDP.
+
+        Both are built for the run's neighbouring relation.
+        """
         events = [*self.events, *([extra] if extra is not None else [])]
-        pld = dp.PldAccountant()
+        relation = self.settings.neighbouring
+        pld = dp.PldAccountant(neighbouring=relation)
         chosen: dp.PrivacyAccountant = (
-            pld if all(pld.supports(e) for e in events) else dp.RdpAccountant()
+            pld if all(pld.supports(e) for e in events) else dp.RdpAccountant(neighbouring=relation)
         )
         for event in events:
             chosen.compose(event)

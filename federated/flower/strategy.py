@@ -2,7 +2,9 @@
 
 Inside a Flower ``ServerApp``'s ``main(grid, context)``::
 
-    strategy = SecureFedAvg(MaskingAggregation(), privacy=DistributedDP(1.0), clip_norm=1.0)
+    strategy = SecureFedAvg(
+        MaskingAggregation(), privacy=DistributedDP(1.0, delta=1e-5), clip_norm=1.0
+    )
     result = strategy.start(grid, ArrayRecord(initial_arrays), num_rounds=5)
     result.privacy_report()  # the dp.report.PrivacyReport of the run
 
@@ -29,7 +31,7 @@ from flwr.serverapp import Grid
 from dp.events import DpEvent
 from dp.report import PrivacyReport
 from federated.config import UniformSelection
-from federated.errors import InsufficientClients, InvalidArgument
+from federated.errors import BudgetExhausted, InsufficientClients, InvalidArgument
 from federated.flower._arrays import flatten, unflatten
 from federated.flower._round import Observer, RoundOutcome
 from federated.flower.masking import MaskingAggregation
@@ -74,6 +76,7 @@ class FlowerRunResult:
         stop_reason: why the run ended.
         aggregation: the backend's name.
         accountant: the DP ledger (``None`` without DP).
+        clip_norm: the L2 bound of every client's update (``None`` if unknown).
     """
 
     arrays: ArrayRecord
@@ -82,6 +85,7 @@ class FlowerRunResult:
     stop_reason: str
     aggregation: str
     accountant: RunAccountant | None = field(default=None)
+    clip_norm: float | None = None
 
     @property
     def final_epsilon(self) -> float | None:
@@ -166,7 +170,13 @@ class SecureFedAvg:
         train_config: ConfigRecord | None = None,
         evaluate_fn: EvaluateFn | None = None,
     ) -> FlowerRunResult:
-        """Run ``num_rounds`` rounds (fewer if the privacy budget stops the run)."""
+        """Run ``num_rounds`` rounds (fewer if the privacy budget stops the run).
+
+        Raises:
+            InsufficientClients: too few nodes connected.
+            InvalidArgument: delta above ``1 / nodes``, or more colluders than tolerated.
+            BudgetExhausted: the first round alone would exceed the target epsilon.
+        """
         if num_rounds < 1:
             raise InvalidArgument("num_rounds must be at least 1")
         nodes = self._nodes(grid)
@@ -183,6 +193,13 @@ class SecureFedAvg:
             picked = sample_clients(UniformSelection(cohort_size), population)
             cohort = [nodes[i] for i in picked]
             if accountant is not None and not self._fits(accountant, cohort, arrays):
+                if round_number == 1:
+                    raise BudgetExhausted(
+                        f"one round already exceeds the target epsilon "
+                        f"{accountant.settings.target_epsilon:g} in the worst case: the run "
+                        "would stop before round 1 with an untrained model; add noise, "
+                        "sample fewer nodes or raise the target"
+                    )
                 stop_reason = f"stopped before round {round_number}: target epsilon reached"
                 break
             outcome = self._run(grid, cohort, round_number, arrays, train_config)
@@ -205,6 +222,7 @@ class SecureFedAvg:
             stop_reason,
             type(self.aggregation).__name__,
             accountant,
+            self.clip_norm,
         )
 
     def _run(
@@ -226,13 +244,17 @@ class SecureFedAvg:
         return self.aggregation.run_round(grid, cohort, round_number, arrays, **kwargs)
 
     def _fits(self, accountant: RunAccountant, cohort: list[int], arrays: ArrayRecord) -> bool:
-        """Whether the next round, accounted in the worst case (threshold survivors), fits."""
+        """Whether the next round, accounted in the worst case, fits.
+
+        The worst case is the fewest honest survivors a round accepts: the threshold minus
+        the colluders, ``n_min`` of the round's plan.
+        """
         assert isinstance(self.aggregation, MaskingAggregation)
         assert self.privacy is not None
         _, layout = flatten(arrays)
         plan = self.aggregation.plan(cohort, 0, layout.size, self.clip_norm, self.privacy)
         assert plan.dp is not None
-        worst: DpEvent = plan.dp.event(plan.config.threshold)
+        worst: DpEvent = plan.dp.event(plan.dp.n_min)
         return accountant.fits(accountant.sampled(worst, len(cohort)))
 
     def _step(

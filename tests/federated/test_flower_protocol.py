@@ -35,6 +35,7 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid
 from flwr.supercore.task_identity import TaskIdentity
 
+from federated.errors import BudgetExhausted, InvalidArgument
 from federated.flower import (
     ABORT_ERROR_CODE,
     DistributedDP,
@@ -219,7 +220,7 @@ def test_distributed_dp_run_stops_at_the_target_epsilon() -> None:
     grid = LocalGrid(make_app(), 6)
     strategy = SecureFedAvg(
         MaskingAggregation(),
-        privacy=DistributedDP(noise_multiplier=2.0, target_epsilon=4.5),
+        privacy=DistributedDP(noise_multiplier=2.0, delta=1e-5, target_epsilon=4.5),
         clip_norm=CLIP,
     )
     result = strategy.start(grid, initial(), num_rounds=50)
@@ -235,9 +236,70 @@ def test_distributed_dp_run_stops_at_the_target_epsilon() -> None:
     assert report.rounds == len(result.records)
     assert report.epsilon == pytest.approx(result.final_epsilon)
     assert report.target_epsilon == 4.5
-    assert report.threat_model.n_min == 4  # the threshold of 6 clients at 0.6
+    # The threshold of 6 clients at 0.6 is 4; SecAgg+ tolerates 3 colluders, so the shares
+    # are sized for 1 honest survivor and each round counts survivors - 3 shares.
+    assert report.threat_model.n_min == 1
+    assert report.threat_model.colluders == 3
+    assert report.neighbouring == "add_remove"
+    assert report.noise_multiplier == 2.0
+    assert report.clip_norm == CLIP
+    assert result.accountant is not None
+    for event, outcome in zip(
+        result.accountant.events, [o for o in result.outcomes if o.completed], strict=True
+    ):
+        assert event.n_min == len(outcome.survivors) - 3  # full batch: not sampled
     summary = result.to_dict()
     assert summary["privacy_report"]["rounds"] == len(result.records)
+
+
+def test_flower_dp_requires_delta_and_refuses_one_above_one_over_the_nodes() -> None:
+    with pytest.raises(TypeError):
+        DistributedDP(1.0)  # type: ignore[call-arg]
+    for bad in (0.0, 1.0, True):
+        with pytest.raises(InvalidArgument):
+            DistributedDP(1.0, delta=bad)
+    grid = LocalGrid(make_app(), 6)
+    strategy = SecureFedAvg(
+        MaskingAggregation(), privacy=DistributedDP(2.0, delta=0.5), clip_norm=CLIP
+    )
+    with pytest.raises(InvalidArgument, match="1 / population"):
+        strategy.start(grid, initial(), num_rounds=1)
+
+
+def test_flower_unreachable_target_is_refused_before_round_one() -> None:
+    grid = LocalGrid(make_app(), 6)
+    strategy = SecureFedAvg(
+        MaskingAggregation(),
+        privacy=DistributedDP(0.5, delta=1e-5, target_epsilon=0.05),
+        clip_norm=CLIP,
+    )
+    with pytest.raises(BudgetExhausted, match="round 1"):
+        strategy.start(grid, initial(), num_rounds=5)
+
+
+def test_flower_colluders_and_relation_reach_the_plan_and_the_accountant() -> None:
+    with pytest.raises(InvalidArgument, match="collud"):
+        MaskingAggregation().plan(
+            list(range(6)), 1, D, CLIP, DistributedDP(1.0, delta=1e-5, colluders=4)
+        )
+    plan = MaskingAggregation().plan(
+        list(range(6)), 1, D, CLIP, DistributedDP(1.0, delta=1e-5, colluders=0)
+    )
+    assert plan.dp is not None
+    assert plan.dp.n_min == plan.config.threshold == 4
+    grid = LocalGrid(make_app(), 6)
+    privacy = DistributedDP(2.0, delta=1e-5, neighbouring="zero_out", colluders=1)
+    result = SecureFedAvg(MaskingAggregation(), privacy=privacy, clip_norm=CLIP).start(
+        grid, initial(), num_rounds=2
+    )
+    assert result.accountant is not None
+    assert result.accountant.accountant().neighbouring == "zero_out"
+    assert [e.n_min for e in result.accountant.events] == [5, 5]  # 6 survivors - 1
+    report = result.privacy_report()
+    assert report is not None
+    assert report.neighbouring == "zero_out"
+    assert report.threat_model.colluders == 1
+    assert report.threat_model.n_min == 3
 
 
 def test_run_without_dp_has_no_privacy_report() -> None:
@@ -308,21 +370,37 @@ def test_plan_round_trip_and_no_wrap(n: int, clip: float) -> None:
 
 
 def test_plan_with_dp_round_trips() -> None:
-    plan = MaskingAggregation().plan(list(range(8)), 2, D, CLIP, DistributedDP(1.0))
+    plan = MaskingAggregation().plan(list(range(8)), 2, D, CLIP, DistributedDP(1.0, delta=1e-5))
     assert plan.dp is not None
     assert MaskingPlan.from_record(plan.for_client(3).to_record()) == plan.for_client(3)
 
 
 def test_plan_refuses_a_threshold_at_half_or_weaker_noise() -> None:
-    plan = MaskingAggregation().plan(list(range(8)), 2, D, CLIP, DistributedDP(1.0))
+    plan = MaskingAggregation().plan(
+        list(range(8)), 2, D, CLIP, DistributedDP(1.0, delta=1e-5, colluders=2)
+    )
+    assert plan.dp is not None
+    assert plan.config.threshold == 5
+    assert plan.dp.n_min == 3  # shares sized for the 5 - 2 honest survivors
     record = plan.for_client(1).to_record()
     record["threshold"] = 4
     with pytest.raises(MalformedMessage):
         MaskingPlan.from_record(record)
+    # Shares sized for more survivors than the threshold guarantees carry too little noise
+    # when only the threshold survives (before the fix the check ran the other way round
+    # and refused n_min = 1, the safest value).
     record = plan.for_client(1).to_record()
-    record["dp_n_min"] = 1
+    record["dp_n_min"] = 6
     with pytest.raises(MalformedMessage):
         MaskingPlan.from_record(record)
+    record = plan.for_client(1).to_record()
+    record["dp_colluders"] = 3  # claims 3 + 3 honest > threshold 5: inconsistent
+    with pytest.raises(MalformedMessage):
+        MaskingPlan.from_record(record)
+    record = plan.for_client(1).to_record()
+    record["dp_n_min"] = 1
+    record["dp_colluders"] = 0
+    assert MaskingPlan.from_record(record).dp is not None  # more noise per share is fine
 
 
 def test_saved_client_state_round_trips_and_rejects_corruption() -> None:
@@ -472,7 +550,7 @@ def test_clients_refuse_less_noise_than_their_policy(noise: float | None, accept
     app = ClientApp(mods=[make_fedcrypt_mod(min_noise_multiplier=1.0)])
     app.train()(train)
     grid = LocalGrid(app, 4)
-    privacy = None if noise is None else DistributedDP(noise_multiplier=noise)
+    privacy = None if noise is None else DistributedDP(noise_multiplier=noise, delta=1e-5)
     outcome = MaskingAggregation().run_round(
         grid, sorted(grid.contexts), 1, initial(), clip=CLIP, privacy=privacy
     )

@@ -186,7 +186,7 @@ def simulation() -> dict[str, Any]:
         results["masking"] = masking.start(grid, initial_arrays(), num_rounds=2)
         private = SecureFedAvg(
             MaskingAggregation(),
-            privacy=DistributedDP(noise_multiplier=0.5, target_epsilon=50.0),
+            privacy=DistributedDP(noise_multiplier=0.5, delta=1e-5, target_epsilon=50.0),
             sample_size=15,
             min_nodes=N_NODES,
             clip_norm=CLIP,

@@ -31,7 +31,9 @@ def main(grid: Grid, context: Context) -> None:
     )
     strategy = SecureFedAvg(
         aggregation,
-        privacy=DistributedDP(noise_multiplier=noise) if noise > 0 else None,
+        privacy=DistributedDP(noise_multiplier=noise, delta=float(cfg["delta"]))
+        if noise > 0
+        else None,
         min_nodes=int(cfg["min-nodes"]),
         clip_norm=float(cfg["clip-norm"]),
         timeout=120,
