@@ -134,7 +134,9 @@ def run(n: int, d: int, dropped: int) -> dict[str, Any]:
     def ours(grid: Grid, privacy: bool) -> dict[str, Any]:
         strategy = SecureFedAvg(
             MaskingAggregation(threshold_fraction=0.6),
-            privacy=DistributedDP(noise_multiplier=1.0) if privacy else None,
+            privacy=DistributedDP(noise_multiplier=1.0, delta=min(1e-5, 1 / (10 * n)))
+            if privacy
+            else None,
             min_nodes=n,
             clip_norm=CLIP,
             timeout=600,

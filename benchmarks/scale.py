@@ -131,7 +131,9 @@ def round_times(
         selection=UniformSelection(n),
         clip_norm=1.0,
         masking=MaskingSettings(neighbours=degree(n), threshold_fraction=THRESHOLD_FRACTION),
-        privacy=PrivacyConfig(mode=DPMode.DISTRIBUTED, noise_multiplier=1.0),
+        privacy=PrivacyConfig(
+            mode=DPMode.DISTRIBUTED, noise_multiplier=1.0, delta=min(1e-5, 1 / (10 * n))
+        ),
     )
     history = run(config, clients, np.zeros(d), executor=executor, progress=False)
     records = list(history.records)
