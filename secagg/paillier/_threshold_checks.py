@@ -52,8 +52,15 @@ def require_int(name: str, value: object, low: int, high: int) -> int:
         raise InvalidArgument(f"{name} must be an int, got {type(value).__name__}")
     number = int(value)
     if not low <= number <= high:
-        raise InvalidArgument(f"{name} must be in [{low}, {high}], got {number}")
+        raise InvalidArgument(
+            f"{name} must be in [{_show(low)}, {_show(high)}], got {_show(number)}"
+        )
     return number
+
+
+def _show(number: int) -> str:
+    """``number`` for an error message; huge ones by size (decimal would hit the int-str limit)."""
+    return str(number) if abs(number) < 1 << 64 else f"a {number.bit_length()}-bit integer"
 
 
 def require_unit(name: str, value: object, n: int) -> int:

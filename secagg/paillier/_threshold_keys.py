@@ -18,7 +18,7 @@ from secagg.errors import DeserializationError, InsecureParameters, InvalidArgum
 from secagg.paillier import _threshold_math as tmath
 from secagg.paillier._ciphertext import Ciphertext
 from secagg.paillier._derive import fingerprint_of
-from secagg.paillier._keys import PublicKey
+from secagg.paillier._keys import MAX_BITS, PublicKey
 from secagg.paillier._parallel import resolve_workers
 from secagg.paillier._threshold_checks import (
     FINGERPRINT_BYTES,
@@ -50,7 +50,9 @@ THRESHOLD_MIN_BITS = 2048
 _MAGIC_VERIFICATION = b"FCTV"
 _MAGIC_KEY_SHARE = b"FCTK"
 _FINGERPRINT_LABEL = b"fedcrypt/secagg/paillier/threshold/verification/v1"
-_MAX_MODULUS = 1 << 65536
+# The public key's own cap (PublicKey refuses longer moduli): it also bounds the work a
+# hostile key share can cause, one exponentiation modulo n^2 on load.
+_MAX_MODULUS = (1 << MAX_BITS) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +402,7 @@ def deal_threshold_keys(
         InsecureParameters: ``bits`` is below 2048 without ``allow_insecure``.
         InvalidArgument: The committee sizes are out of range.
     """
-    require_int("bits", bits, INSECURE_FLOOR_BITS, 1 << 16)
+    require_int("bits", bits, INSECURE_FLOOR_BITS, MAX_BITS)
     if bits < THRESHOLD_MIN_BITS and not allow_insecure:
         raise InsecureParameters(
             f"a {bits}-bit modulus is below the {THRESHOLD_MIN_BITS}-bit minimum; "

@@ -44,7 +44,7 @@ from secagg.masking import (
     UnmaskRequest,
     UnmaskResponse,
 )
-from secagg.paillier import Ciphertext, PublicKey
+from secagg.paillier import Ciphertext, PublicKey, export_private_key, import_private_key
 from secagg.paillier._vector import EncryptedVector
 from secagg.paillier.threshold import (
     DecryptionShare,
@@ -127,7 +127,7 @@ def _load_state(data: object) -> Client:
 @functools.cache
 def _paillier() -> dict[str, tuple[bytes, Callable[[Any], Any], Callable[[Any], bytes]]]:
     """Per Paillier format: valid bytes, its loader, and the re-serialiser of a result."""
-    pk, _ = keypair()
+    pk, sk = keypair()
     keys = committee(3, 2)
     verification = keys.verification
     ct = keys.public_key.encrypt(-7)
@@ -140,6 +140,11 @@ def _paillier() -> dict[str, tuple[bytes, Callable[[Any], Any], Callable[[Any], 
             pk.to_bytes(),
             lambda d: PublicKey.from_bytes(d, allow_insecure=True),
             lambda k: k.to_bytes(),
+        ),
+        "PrivateKey": (
+            export_private_key(sk),
+            lambda d: import_private_key(d, allow_insecure=True),
+            export_private_key,
         ),
         "Ciphertext": (
             pk.encrypt(12345).to_bytes(),
@@ -303,6 +308,7 @@ def test_saved_state_refuses_wrong_types_keys_and_owners() -> None:
     "name",
     [
         "PublicKey",
+        "PrivateKey",
         "Ciphertext",
         "EncryptedVector",
         "VerificationKeys",
@@ -320,7 +326,7 @@ def test_paillier_encodings_fail_typed_or_reserialise_exactly(
     _fuzz(load, valid, data.draw(corrupted(valid)), reserialise)
 
 
-@pytest.mark.parametrize("name", ["PublicKey", "Ciphertext", "EncryptedVector"])
+@pytest.mark.parametrize("name", ["PublicKey", "PrivateKey", "Ciphertext", "EncryptedVector"])
 @given(data=st.data())
 def test_checksummed_paillier_encodings_refuse_every_bit_flip(
     name: str, data: st.DataObject
@@ -510,3 +516,38 @@ def test_regression_largest_public_key_round_trips_through_json() -> None:
     assert PublicKey.from_json(key.to_json()) == key
     with pytest.raises(DeserializationError):
         PublicKey.from_json(key.to_json().replace('"n": "', '"n": "1'))
+
+
+def _u(value: int, width: int) -> bytes:
+    return value.to_bytes(width, "big")
+
+
+@pytest.mark.parametrize("bits", [16_392, 70_000, 500_000])
+def test_regression_threshold_keys_with_a_huge_modulus_fail_typed_and_fast(bits: int) -> None:
+    """Key shares and verification keys past the 16384-bit cap are refused before any work.
+
+    Before: the cap was 2^65536, so a 57 KB key share cost one exponentiation modulo a
+    131,072-bit n^2 (122 s), and past the cap the range error's message printed n in
+    decimal, which raised ``ValueError`` (int-str limit) instead of a typed error.
+    """
+    width = -(-bits // 8)
+    n = (1 << (bits - 1)) + 12_345
+    share = (
+        b"FCTK\x01"
+        + _u(width, 2)
+        + _u(2, 2)
+        + _u(1024, 2)
+        + _u(1, 2)
+        + _u(n, width)
+        + _u(3, 2 * width)
+        + _u(5, 2 * width)
+        + _u(n * n - 2, 2 * width)
+    )
+    verification = (
+        b"FCTV\x01" + _u(width, 2) + _u(2, 2) + _u(3, 2) + _u(n, width) + _u(9, 8 * width)
+    )
+    for load, data in ((KeyShare.from_bytes, share), (VerificationKeys.from_bytes, verification)):
+        start = time.perf_counter()
+        with pytest.raises(DeserializationError, match="-bit integer"):
+            load(data)
+        assert time.perf_counter() - start < 1.0
