@@ -25,7 +25,10 @@ from federated._privacy import PrivacyTracker
 from federated.config import Aggregation, DPMode, FederatedConfig, UniformSelection
 from federated.errors import InvalidArgument
 
-__all__ = ["RoundStatus", "RoundRecord", "History"]
+__all__ = ["RoundStatus", "RoundRecord", "History", "RELEASED"]
+
+RELEASED = "the noised aggregate of every completed round, and the model updated from it"
+"""What a run publishes, as its privacy report states it: the guarantee covers all of it."""
 
 
 class RoundStatus(str, enum.Enum):
@@ -131,46 +134,60 @@ class History:
             "skipped_rounds": self.skipped_rounds,
             "final_epsilon": self.final_epsilon,
             "delta": self.config.privacy.delta if self.config.privacy.enabled else None,
+            "neighbouring": self.config.privacy.neighbouring
+            if self.config.privacy.enabled
+            else None,
+            "colluders": self.privacy.colluders
+            if self.config.privacy.mode is DPMode.DISTRIBUTED
+            else None,
             "rounds": [r.to_dict() for r in self.records],
         }
 
     def privacy_report(self, *, title: str | None = None) -> PrivacyReport:
         """The privacy budget report of the run (:class:`dp.report.PrivacyReport`).
 
-        The privacy unit is the client, the relation add/remove-one-client, the sampling
-        scheme the one the run used, the threat model the run's DP mode (trusted server for
-        central DP; distributed noise under secure aggregation, with ``n_min`` and the
-        fewest survivors seen). The title names the aggregation backend, and says so loudly
-        when it is the insecure plaintext baseline.
+        The privacy unit is the client, the relation the run's ``neighbouring`` (the one its
+        accountant used), the sampling scheme the one the run used, the threat model the
+        run's DP mode (trusted server for central DP; distributed noise under secure
+        aggregation, with ``n_min`` honest survivors, the colluders assumed and the fewest
+        survivors seen), the clip norm and noise multiplier in the user's units, and what
+        was released (every completed round's noised aggregate, hence the model). The title
+        names the aggregation backend, and says so loudly when it is the insecure plaintext
+        baseline.
 
         Raises:
             InvalidArgument: the run used no DP, or completed no round (nothing to report).
         """
         config = self.config
+        privacy = config.privacy
         accountant = self.privacy.accountant
         if accountant is None:
             raise InvalidArgument("this run added no DP noise: epsilon is unbounded")
         if not accountant.ledger:
             raise InvalidArgument("no round completed: nothing was released")
         survivors = [r.survivors for r in self.records if r.status is RoundStatus.COMPLETED]
-        if config.privacy.mode is DPMode.DISTRIBUTED:
+        if privacy.mode is DPMode.DISTRIBUTED:
             threat = ThreatModel(
                 kind="distributed",
                 n_min=self.privacy.n_min,
                 min_survivors=min(survivors),
                 dropouts=config.dropout.active,
+                colluders=self.privacy.colluders,
             )
         else:
             threat = ThreatModel(kind="trusted_server", dropouts=config.dropout.active)
         return PrivacyReport.from_ledger(
             accountant.ledger,
-            delta=config.privacy.delta,
+            delta=privacy.run_delta,
             privacy_unit="client",
-            neighbouring="add_remove",
+            neighbouring=privacy.neighbouring,
             sampling=_sampling_scheme(config, self.privacy.population),
             population=self.privacy.population if self.privacy.population >= 2 else None,
-            target_epsilon=config.privacy.target_epsilon,
+            target_epsilon=privacy.target_epsilon,
             threat_model=threat,
+            clip_norm=config.clip_norm,
+            noise_multiplier=privacy.noise_multiplier,
+            released=RELEASED,
             title=title if title is not None else _default_title(config),
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dp.report import PrivacyReport, SamplingScheme, ThreatModel
+from federated.history import RELEASED
 
 if TYPE_CHECKING:
     from federated.flower.strategy import FlowerRunResult
@@ -20,7 +21,13 @@ __all__ = ["build_report", "run_summary"]
 
 
 def build_report(result: FlowerRunResult) -> PrivacyReport | None:
-    """The run's privacy report, or ``None`` when the run had no DP (nothing to account)."""
+    """The run's privacy report, or ``None`` when the run had no DP (nothing to account).
+
+    It names the run's relation (the one its accountant used), the colluders assumed and
+    the fewest honest survivors the noise was sized for (``n_min``: the threshold minus the
+    colluders), the clip norm and noise multiplier in the user's units, and what was
+    released.
+    """
     accountant = result.accountant
     if accountant is None or not accountant.events:
         return None
@@ -28,20 +35,26 @@ def build_report(result: FlowerRunResult) -> PrivacyReport | None:
     completed = [o for o in result.outcomes if o.completed]
     cohorts = {len(o.cohort) for o in completed}
     sampling: SamplingScheme = "full_batch" if cohorts == {accountant.population} else "fixed_size"
+    colluders = [settings.colluders_for(o.threshold) for o in completed]
     threat = ThreatModel(
         kind="distributed",
-        n_min=min(o.threshold for o in completed),
+        n_min=min(o.threshold - c for o, c in zip(completed, colluders, strict=True)),
         min_survivors=min(len(o.survivors) for o in completed),
         dropouts=any(len(o.survivors) < len(o.cohort) for o in result.outcomes),
+        colluders=max(colluders),
     )
     return PrivacyReport.from_ledger(
         [(event, 1) for event in accountant.events],
         delta=settings.delta,
         privacy_unit="client",
+        neighbouring=settings.neighbouring,
         sampling=sampling,
         population=accountant.population if accountant.population >= 2 else None,
         target_epsilon=settings.target_epsilon,
         threat_model=threat,
+        clip_norm=result.clip_norm,
+        noise_multiplier=settings.noise_multiplier,
+        released=RELEASED,
         title=f"Privacy report: Flower run with {result.aggregation}",
     )
 

@@ -44,7 +44,12 @@ def test_distributed_report_describes_the_run(tmp_path: Path) -> None:
     assert report.population == 10
     assert report.target_epsilon == 80.0
     assert report.threat_model.kind == "distributed"
-    assert report.threat_model.n_min == 3
+    # 5 clients, complete graph: threshold 3, so 2 colluders and 3 - 2 = 1 honest survivor.
+    assert report.threat_model.n_min == 1
+    assert report.threat_model.colluders == 2
+    assert report.neighbouring == "add_remove"
+    assert report.clip_norm == 0.5
+    assert report.noise_multiplier == 1.0
     assert report.threat_model.min_survivors == 5
     assert report.epsilon == pytest.approx(history.final_epsilon, rel=1e-6)
     assert "masking" in report.title
