@@ -52,8 +52,8 @@ def test_report_json_from_flags_is_a_valid_report() -> None:
 
 def test_calibrate_answers_what_noise_for_epsilon_3() -> None:
     out = _run(
-        "calibrate", "--epsilon", "3", "--sampling-rate", "0.01", "--steps", "100",
-        "--format", "json",
+        "calibrate", "--epsilon", "3", "--delta", "1e-5", "--sampling-rate", "0.01",
+        "--steps", "100", "--format", "json",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
@@ -135,6 +135,8 @@ def test_saved_ledger_and_output_file(tmp_path: Path, capsys: pytest.CaptureFixt
             "--ledger",
             str(ledger),
             "--no-pld",
+            "--delta",
+            "1e-5",
             "--format",
             "html",
             "--output",
@@ -166,12 +168,16 @@ def test_json_config_pointing_at_a_ledger(
     ("content", "suffix", "message"),
     [
         ("steps = ", ".toml", "invalid TOML"),
-        ("{", ".json", "invalid JSON"),
+        ("{", ".json", "not valid JSON"),
         ("[1, 2]", ".json", "must be a table"),
         ('{"colour": 1}', ".json", "unknown setting"),
-        ('{"steps": "many"}', ".json", "steps must be a int"),
-        ('{"steps": 3}', ".json", "missing --noise-multiplier"),
-        ('{"ledger": {"type": "ledger", "version": 7, "entries": []}}', ".json", "version"),
+        ('{"steps": "many", "delta": 1e-5}', ".json", "steps must be an integer, got 'many'"),
+        ('{"steps": 3, "delta": 1e-5}', ".json", "missing --noise-multiplier"),
+        (
+            '{"delta": 1e-5, "ledger": {"type": "ledger", "version": 7, "entries": []}}',
+            ".json",
+            "version",
+        ),
         ('{"noise_multiplier": 1.0, "steps": 2, "delta": 5.0}', ".json", "delta"),
     ],
 )
@@ -192,12 +198,12 @@ def test_bad_config_files_are_one_line_errors(
 
 
 def test_calibrate_needs_exactly_one_unknown(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _in_process(["calibrate", "--epsilon", "1"], capsys)
+    code, _, err = _in_process(["calibrate", "--epsilon", "1", "--delta", "1e-5"], capsys)
     assert code == 2
     assert "exactly one" in err
     code, out, err = _in_process(
         ["calibrate", "--epsilon", "2", "--noise-multiplier", "1.0", "--sampling-rate", "0.01",
-         "--accountant", "rdp"],
+         "--accountant", "rdp", "--delta", "1e-5"],
         capsys,
     )  # fmt: skip
     assert code == 0, err
@@ -206,7 +212,7 @@ def test_calibrate_needs_exactly_one_unknown(capsys: pytest.CaptureFixture[str])
 
 def test_calibrate_reports_impossible_targets(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _in_process(
-        ["calibrate", "--epsilon", "0.5", "--noise-multiplier", "0.3"], capsys
+        ["calibrate", "--epsilon", "0.5", "--noise-multiplier", "0.3", "--delta", "1e-5"], capsys
     )
     assert code == 2
     assert "error" in err
