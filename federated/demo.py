@@ -229,22 +229,23 @@ def _print_correction(history: History, earlier: Earlier) -> float:
     assert spent is not None
     rounds = history.completed_rounds
     before = (
-        f"earlier releases reported epsilon {earlier.reported:.2f} for this run\n"
+        f"earlier releases reported epsilon {earlier.reported:.2f} for this run"
         if rounds == earlier.rounds
-        else f"earlier releases printed {earlier.reported:.2f} for {earlier.rounds} rounds\n"
+        else f"earlier releases printed epsilon {earlier.reported:.2f} for {earlier.rounds} rounds"
     )
     z = history.config.privacy.noise_multiplier
     print(
-        f"  Corrected accounting: {before}"
+        f"  Corrected accounting: {before},\n"
         f"  at noise multiplier {earlier.noise_multiplier:g} with {earlier.cohort} clients "
-        f"per round; over these {rounds} rounds that really costs {corrected:.2f}:\n"
-        "  a client added to a fixed-size cohort displaces another (twice the sensitivity "
-        "under\n"
-        f"  add/remove), and up to {privacy.colluders} clients colluding with the server "
-        "(as many as SecAgg+\n"
-        "  tolerates) may subtract their own noise shares. This run: noise multiplier "
-        f"{z:g},\n"
-        f"  {_cohort(history)} clients per round, epsilon {spent:.2f}."
+        "per round; that configuration\n"
+        f"  really costs {corrected:.2f} over these {rounds} rounds. A client added to a "
+        "fixed-size cohort\n"
+        "  displaces another (twice the sensitivity under add/remove), and up to "
+        f"{privacy.colluders} clients\n"
+        "  colluding with the server (as many as SecAgg+ tolerates) may subtract their own "
+        "noise\n"
+        f"  shares. This run: noise multiplier {z:g}, {_cohort(history)} clients per round, "
+        f"epsilon {spent:.2f}."
     )
     return corrected
 

@@ -122,6 +122,14 @@ def test_demo_runs_end_to_end_and_writes_the_report(tmp_path: Path) -> None:
     assert "truth" in out
     assert "plain_insecure" in out
     assert "epsilon" in out
+    # Each private run says what earlier releases reported and why its epsilon differs.
+    assert out.count("Corrected accounting") == 2
+    assert "displaces another" in out
+    assert "colluding with the server" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    correction = summary["accounting_correction"]
+    for part in ("linear", "digits"):
+        assert correction[part]["earlier_configuration_corrected_epsilon"] > 0
     for name in (
         "summary.json",
         "privacy-report.json",
