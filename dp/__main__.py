@@ -107,6 +107,15 @@ def _integer(low: int) -> Callable[[object], int]:
     return check
 
 
+def _curve_points(value: object) -> int:
+    from dp.report import MAX_CURVE_POINTS
+
+    points = _integer(2)(value)
+    if points > MAX_CURVE_POINTS:
+        raise ValueError(f"must be at most {MAX_CURVE_POINTS}, got {_show(value)}")
+    return points
+
+
 def _choice(options: Sequence[str]) -> Callable[[object], str]:
     def check(value: object) -> str:
         if not isinstance(value, str) or value not in options:
@@ -148,7 +157,7 @@ _SETTINGS: dict[str, Callable[[object], Any]] = {
     "title": _text,
     "ledger": _table,
     "ledger_file": _text,
-    "curve_points": _integer(2),
+    "curve_points": _curve_points,
 }
 """Every setting a report file may hold, with its check (flags use the same checks)."""
 

@@ -61,6 +61,7 @@ __all__ = [
     "MAX_ROUNDS",
     "PLD_EPSILON_LIMIT",
     "DEFAULT_RELEASED",
+    "MAX_CURVE_POINTS",
     "PrivacyUnit",
     "Neighbouring",
     "SamplingScheme",
@@ -104,6 +105,9 @@ Ledger = Sequence[tuple[DpEvent, int]]
 #: :data:`_DEFAULT_CHECKPOINTS` evenly spaced rounds.
 _EVERY_ROUND_LIMIT = 1000
 _DEFAULT_CHECKPOINTS = 100
+
+MAX_CURVE_POINTS = 10_000
+"""Most curve points a report evaluates (each one is an accountant query)."""
 
 
 def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
@@ -480,7 +484,7 @@ class PrivacyReport:
             title: heading of the rendered report.
             curve_points: evaluate the curve at this many rounds (evenly spaced, always the
                 first and the last); ``None`` evaluates every round up to 1000 rounds and
-                100 evenly spaced rounds beyond.
+                100 evenly spaced rounds beyond; at most :data:`MAX_CURVE_POINTS`.
             tight: also run the PLD accountant when it supports every event (skipped, with
                 a warning, when the RDP epsilon exceeds :data:`PLD_EPSILON_LIMIT`).
             library_version: defaults to ``dp.__version__`` (injectable for golden tests).
@@ -503,9 +507,14 @@ class PrivacyReport:
         population = _optional_int("population", population, 2)
         target = _optional_positive("target_epsilon", target_epsilon)
         if curve_points is not None and (
-            isinstance(curve_points, bool) or not isinstance(curve_points, int) or curve_points < 2
+            isinstance(curve_points, bool)
+            or not isinstance(curve_points, int)
+            or not 2 <= curve_points <= MAX_CURVE_POINTS
         ):
-            raise InvalidArgument("curve_points must be None or an int >= 2")
+            raise InvalidArgument(
+                f"curve_points must be None or an int in [2, {MAX_CURVE_POINTS}], "
+                f"got {curve_points!r}"
+            )
         threat = threat_model if threat_model is not None else ThreatModel()
         if not isinstance(threat, ThreatModel):
             raise InvalidArgument("threat_model must be a ThreatModel")

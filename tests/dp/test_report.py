@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,373 @@ def test_dp_imports_without_matplotlib() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# --------------------------------------------------------------------------------------
+# Issue 15: every reported epsilon is for the relation the report names.
+
+
+def _displacement_lower(population: int, sample_size: int, z: float, rounds: int) -> float:
+    """Certified lower bound on the add/remove epsilon of fixed-size selection (delta 1e-5).
+
+    Adding a client displaces a selected one with probability m/(N+1): the pair is a
+    Poisson(m/(N+1))-sampled Gaussian at noise multiplier z/2.
+    """
+    pair = dp.PoissonSampled(sample_size / (population + 1), dp.Gaussian(z / 2))
+    return dp.PldAccountant().compose(pair, rounds).get_epsilon(1e-5, bound="lower")
+
+
+@pytest.mark.parametrize(
+    ("population", "sample_size", "z", "rounds", "truth_at_least"),
+    [(5000, 100, 1.0, 30, 7.03), (200, 20, 1.5, 50, 9.19)],
+)
+def test_fixed_size_report_is_never_below_the_displacement_lower_bound(
+    population: int, sample_size: int, z: float, rounds: int, truth_at_least: float
+) -> None:
+    event = dp.SampledWithoutReplacement(population, sample_size, dp.Gaussian(z))
+    report = PrivacyReport.from_ledger(
+        [(event, rounds)], delta=1e-5, sampling="fixed_size", population=population, **FIXED
+    )
+    lower = _displacement_lower(population, sample_size, z, rounds)
+    assert lower >= truth_at_least - 0.01
+    assert report.epsilon >= lower
+    assert report.epsilon_rdp >= lower
+    assert report.epsilon_pld is not None  # the displacement pair has a PLD
+    assert any("displacement" in w for w in report.warnings)  # says how it was accounted
+
+
+def test_the_relation_changes_the_accounting_not_only_the_label() -> None:
+    event = dp.Gaussian(2.0)
+    reports = {
+        relation: PrivacyReport.from_ledger(
+            [(event, 5)], delta=1e-5, neighbouring=relation, **FIXED
+        )
+        for relation in ("add_remove", "zero_out", "replace_one")
+    }
+    for relation, report in reports.items():
+        expected = dp.PldAccountant(neighbouring=relation).compose(event, 5).get_epsilon(1e-5)
+        assert report.neighbouring == relation
+        assert report.epsilon == pytest.approx(expected)
+    # Replace-one doubles the sensitivity: same as add/remove at half the noise.
+    half = dp.PldAccountant().compose(dp.Gaussian(1.0), 5).get_epsilon(1e-5)
+    assert reports["replace_one"].epsilon == pytest.approx(half)
+    assert reports["replace_one"].epsilon > reports["add_remove"].epsilon
+
+
+def test_fixed_size_under_zero_out_is_accounted_by_rdp_and_labelled() -> None:
+    event = dp.SampledWithoutReplacement(1000, 50, dp.Gaussian(1.0))
+    report = PrivacyReport.from_ledger(
+        [(event, 10)], delta=1e-5, neighbouring="zero_out", sampling="fixed_size", **FIXED
+    )
+    expected = dp.RdpAccountant(neighbouring="zero_out").compose(event, 10).get_epsilon(1e-5)
+    assert report.epsilon_pld is None
+    assert report.epsilon == pytest.approx(expected)
+    assert any("zero-out" in w and "not an add/remove" in w for w in report.warnings)
+    assert any("Wang, Balle, Kasiviswanathan" in w for w in report.warnings)
+
+
+def test_poisson_sampling_under_replace_one_is_refused() -> None:
+    with pytest.raises(dp.UnsupportedEvent):
+        PrivacyReport.from_ledger(
+            [(dp.PoissonSampled(0.1, dp.Gaussian(1.0)), 3)], delta=1e-5, neighbouring="replace_one"
+        )
+
+
+def test_an_unknown_relation_is_refused() -> None:
+    with pytest.raises(InvalidArgument):
+        PrivacyReport.from_ledger(
+            [(dp.Gaussian(1.0), 1)],
+            delta=1e-5,
+            neighbouring="substitution",  # type: ignore[arg-type]
+        )
+
+
+@pytest.mark.parametrize(
+    ("relation", "words"),
+    [
+        ("add_remove", "add/remove"),
+        ("zero_out", "zero-out (explicit choice, not add/remove"),
+        ("replace_one", "replace-one"),
+    ],
+)
+def test_every_rendering_names_the_relation(relation: str, words: str) -> None:
+    report = PrivacyReport.from_ledger(
+        [(dp.Gaussian(3.0), 2)],
+        delta=1e-5,
+        neighbouring=relation,  # type: ignore[arg-type]
+        tight=False,
+        **FIXED,
+    )
+    assert json.loads(report.to_json())["neighbouring"] == relation
+    assert json.loads(report.to_json())["ledger"]["neighbouring"] == relation
+    assert words in report.to_markdown()
+    assert words in report.to_table()
+    assert html_escape(words) in report.to_html(include_plot=False)
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def test_user_units_colluders_and_release_are_stated() -> None:
+    event = dp.DistributedDiscreteGaussian(
+        sigma=50.0, n_min=8, dimension=64, sensitivity_l1=400.0, sensitivity_l2=60.0
+    )
+    report = PrivacyReport.from_ledger(
+        [(event, 4)],
+        delta=1e-6,
+        privacy_unit="client",
+        threat_model=ThreatModel("distributed", n_min=8, min_survivors=9, colluders=2),
+        clip_norm=0.5,
+        noise_multiplier=1.3,
+        released="the noised sum of every round",
+        **FIXED,
+    )
+    markdown = report.to_markdown()
+    assert "| clip norm (L2 bound per client) | 0.5 |" in markdown
+    assert "| noise multiplier (noise std / clip norm) | 1.3 |" in markdown
+    assert "| released | the noised sum of every round |" in markdown
+    assert "| clients colluding with the server | 2 |" in markdown
+    assert "Up to 2 clients may collude with the server" in markdown
+    assert "honest survivors only" in markdown
+    data = report.to_dict()
+    assert data["clip_norm"] == 0.5
+    assert data["noise_multiplier"] == 1.3
+    assert data["threat_model"]["colluders"] == 2
+    assert PrivacyReport.from_json(report.to_json()) == report
+    assert not any("colluding" in w for w in report.warnings)
+
+
+def test_distributed_without_a_colluder_count_says_none_is_assumed() -> None:
+    threat = ThreatModel("distributed", n_min=5)
+    assert "assumes that none does" in threat.describe()
+    report = PrivacyReport.from_ledger(
+        [(dp.Skellam(mu=1e4, sensitivity_l1=10.0, sensitivity_l2=5.0), 2)],
+        delta=1e-5,
+        threat_model=threat,
+        **FIXED,
+    )
+    assert any("colluding clients" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "trusted_server", "colluders": 1},
+        {"kind": "distributed", "colluders": -1},
+        {"kind": "distributed", "colluders": True},
+        {"kind": "distributed", "colluders": 1.5},
+    ],
+)
+def test_bad_colluder_settings_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgument):
+        ThreatModel(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"clip_norm": 0.0},
+        {"clip_norm": float("inf")},
+        {"noise_multiplier": -1.0},
+        {"noise_multiplier": "1"},
+        {"noise_multiplier": 10**400},
+        {"released": 3},
+        {"curve_points": 10**9},
+    ],
+)
+def test_bad_user_unit_fields_are_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgument):
+        PrivacyReport.from_ledger(
+            [(dp.Gaussian(1.0), 1)],
+            delta=1e-5,
+            tight=False,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def test_inverse_n_is_a_labelled_comparison_kept_off_the_default_plot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    report = _golden_report()
+    markdown = report.to_markdown()
+    assert "| comparison only: epsilon at delta = 1/N (N = 1000) |" in markdown
+    assert "PLD at 1/N (comparison)" in markdown
+    labels: list[str] = []
+    original = Axes.plot
+
+    def spy(self: Axes, *args: object, **kwargs: object) -> object:
+        labels.append(str(kwargs.get("label")))
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Axes, "plot", spy)
+    report.plot_png()
+    assert labels
+    assert not any("1/N" in label for label in labels)
+    labels.clear()
+    report.plot_png(include_inverse_n=True)
+    assert any("comparison" in label and "1/N" in label for label in labels)
+
+
+# --------------------------------------------------------------------------------------
+# Issue 16: reports compose by counts.
+
+
+def test_a_report_over_a_trillion_rounds_answers_in_seconds() -> None:
+    event = dp.PoissonSampled(0.01, dp.Gaussian(1.1))
+    start = time.perf_counter()
+    report = PrivacyReport.from_ledger([(event, 10**12)], delta=1e-5, curve_points=25, **FIXED)
+    assert time.perf_counter() - start < 30
+    assert report.rounds == 10**12
+    assert report.curve[-1].round == 10**12
+    assert len(report.curve) == 25
+    rdp = dp.RdpAccountant().compose(event, 10**12).get_epsilon(1e-5)
+    assert report.epsilon == pytest.approx(rdp)
+    assert report.epsilon_pld is None  # too wide for a PLD grid: skipped and said so
+    assert any("skipped" in w for w in report.warnings)
+
+
+def test_curve_points_are_compositions_by_counts() -> None:
+    event = dp.PoissonSampled(0.01, dp.Gaussian(1.1))
+    start = time.perf_counter()
+    report = PrivacyReport.from_ledger(
+        [(event, 100_000)], delta=1e-5, population=60_000, curve_points=5, **FIXED
+    )
+    assert time.perf_counter() - start < 30
+    assert [p.round for p in report.curve] == [1, 25_000, 50_000, 75_000, 100_000]
+    headline = dp.PldAccountant().compose(event, 100_000)
+    assert report.epsilon_pld == pytest.approx(headline.get_epsilon(1e-5))
+    assert report.curve[-1].epsilon_pld == report.epsilon_pld
+    for point in report.curve:
+        k = point.round
+        assert point.epsilon_rdp == pytest.approx(
+            dp.RdpAccountant().compose(event, k).get_epsilon(1e-5)
+        )
+        assert point.epsilon_pld is not None
+        lower = dp.PldAccountant().compose(event, k).get_epsilon(1e-5, bound="lower")
+        assert point.epsilon_pld >= lower
+    values = [p.epsilon_pld for p in report.curve]
+    assert values == sorted(values)  # type: ignore[type-var]
+
+
+def test_ordinary_ledgers_keep_one_curve_point_per_round() -> None:
+    event = dp.PoissonSampled(0.02, dp.Gaussian(1.0))
+    report = PrivacyReport.from_ledger([(event, 1)] * 12, delta=1e-5, **FIXED)
+    assert [p.round for p in report.curve] == list(range(1, 13))
+    runs = PrivacyReport.from_ledger([(event, 3), (dp.Gaussian(4.0), 2)], delta=1e-5, **FIXED)
+    assert runs.rounds == 5
+    assert [p.round for p in runs.curve] == [1, 2, 3, 4, 5]
+
+
+def test_too_many_rounds_are_a_typed_refusal() -> None:
+    with pytest.raises(InvalidArgument):
+        PrivacyReport.from_ledger([(dp.Gaussian(1.0), 2**60)], delta=1e-5)
+
+
+# --------------------------------------------------------------------------------------
+# Report JSON: version 2, version 1 still read, hostile input typed and bounded.
+
+
+def test_version_1_reports_still_load() -> None:
+    event = dp.PoissonSampled(0.02, dp.Gaussian(1.0))
+    current = PrivacyReport.from_ledger(
+        [(event, 2), (dp.Gaussian(3.0), 1)], delta=1e-5, curve_points=3, tight=False, **FIXED
+    )
+    old = current.to_dict()
+    old["version"] = 1
+    for key in ("clip_norm", "noise_multiplier", "released"):
+        del old[key]
+    del old["threat_model"]["colluders"]
+    old["ledger"] = {"type": "ledger", "version": 1, "entries": old["ledger"]["entries"]}
+    old["rounds"] = 2  # version 1 counted ledger entries
+    old["curve"] = [dict(p, round=i) for i, p in enumerate(old["curve"][::2], start=1)]
+    loaded = PrivacyReport.from_dict(old)
+    assert loaded.rounds == 3
+    assert [p.round for p in loaded.curve] == [2, 3]  # entry ends, in compositions
+    assert loaded.released is None
+    assert loaded.threat_model.colluders is None
+    assert json.loads(loaded.to_json())["version"] == REPORT_FORMAT_VERSION == 2
+    wor = dp.SampledWithoutReplacement(100, 10, dp.Gaussian(1.0))
+    old["ledger"] = dp.ledger_to_dict([(wor, 1), (wor, 1)])
+    old["ledger"] = {"type": "ledger", "version": 1, "entries": old["ledger"]["entries"]}
+    old["rounds"] = 2
+    stale = PrivacyReport.from_dict(old)
+    assert "version 1 report" in stale.warnings[0]
+
+
+def test_the_ledger_relation_must_match_the_report() -> None:
+    data = PrivacyReport.from_ledger(
+        [(dp.Gaussian(2.0), 1)], delta=1e-5, tight=False, **FIXED
+    ).to_dict()
+    data["ledger"]["neighbouring"] = "zero_out"
+    with pytest.raises(SerializationError):
+        PrivacyReport.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        "{" * 100_000,
+        b"\xff\xfe",
+        b'{"type": "privacy_report", "version": 2\xff}',
+        "1" * 5000,
+        '{"version": ' + "9" * 5000 + "}",
+        '{"version": 2, "delta": 1e999}',
+        '{"version": NaN}',
+        '{"version": 2, "version": 2}',
+        12,
+        None,
+        "",
+    ],
+)
+def test_hostile_report_json_gives_a_typed_error_quickly(text: object) -> None:
+    start = time.perf_counter()
+    with pytest.raises(SerializationError):
+        PrivacyReport.from_json(text)  # type: ignore[arg-type]
+    assert time.perf_counter() - start < 2
+
+
+def test_deeply_nested_dicts_are_refused_without_recursion() -> None:
+    nested: dict[str, object] = {}
+    inner = nested
+    for _ in range(100_000):
+        inner["x"] = {}
+        inner = inner["x"]  # type: ignore[assignment]
+    with pytest.raises(SerializationError):
+        PrivacyReport.from_dict(nested)
+    data = _valid_dict()
+    data["ledger"]["entries"][0]["event"] = nested  # type: ignore[index]
+    with pytest.raises(SerializationError):
+        PrivacyReport.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(delta=10**400),
+        lambda d: d.update(epsilon_rdp=10**400),
+        lambda d: d.update(clip_norm="big"),
+        lambda d: d.update(noise_multiplier=-2.0),
+        lambda d: d.update(released=7),
+        lambda d: d.update(neighbouring="replace_all"),
+        lambda d: d["threat_model"].update(colluders=-1),
+        lambda d: d["threat_model"].pop("colluders"),
+        lambda d: d["curve"][0].update(round=10**400),
+        lambda d: d["ledger"]["entries"][0].update(count=10**400),
+        lambda d: d["ledger"]["entries"][0].update(count=2**60),
+        lambda d: d["ledger"]["entries"][0]["event"].update(noise_multiplier=10**400),
+        lambda d: d.update(rounds=1),
+        lambda d: d.update(title=["x"]),
+    ],
+)
+def test_malformed_version_2_fields_are_refused(mutate: object) -> None:
+    data = _valid_dict()
+    mutate(data)  # type: ignore[operator]
+    with pytest.raises(SerializationError):
+        PrivacyReport.from_dict(data)
