@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,323 @@ def test_calibrate_reports_impossible_targets(capsys: pytest.CaptureFixture[str]
     )
     assert code == 2
     assert "error" in err
+
+
+# --------------------------------------------------------------------------------------
+# Issue 15 and 16: the CLI accounts what ran, refuses what it cannot, answers quickly.
+
+
+def _report_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> PrivacyReport:
+    code, out, err = _in_process([*argv, "--format", "json"], capsys)
+    assert code == 0, err
+    return PrivacyReport.from_json(out)
+
+
+def test_fixed_size_sampling_builds_fixed_size_events(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["report", "--sampling", "fixed_size", "--population", "60000", "--noise-multiplier",
+            "1.0", "--steps", "1000", "--delta", "1e-5", "--curve-points", "2"]  # fmt: skip
+    report = _report_json([*base, "--sampling-rate", "0.01"], capsys)
+    expected = dp.SampledWithoutReplacement(60000, 600, dp.Gaussian(1.0))
+    assert report.ledger == ((expected, 1000),)
+    assert report.sampling == "fixed_size"
+    poisson = dp.PldAccountant().compose(dp.PoissonSampled(0.01, dp.Gaussian(1.0)), 1000)
+    assert report.epsilon > 2 * poisson.get_epsilon(1e-5)
+    # The audit's case: the truth is at least 13.31 (displacement pair's lower bound).
+    pair = dp.PoissonSampled(600 / 60001, dp.Gaussian(0.5))
+    lower = dp.PldAccountant().compose(pair, 1000).get_epsilon(1e-5, bound="lower")
+    assert lower > 13.3
+    assert report.epsilon >= lower
+    same = _report_json([*base, "--sample-size", "600"], capsys)
+    assert same.ledger == report.ledger
+    assert same.epsilon == report.epsilon
+
+
+def test_fixed_size_cohort_from_a_rate_rounds_up(capsys: pytest.CaptureFixture[str]) -> None:
+    report = _report_json(
+        ["report", "--sampling", "fixed_size", "--population", "1000", "--sampling-rate",
+         "0.0101", "--noise-multiplier", "2", "--steps", "3", "--delta", "1e-5", "--no-pld"],
+        capsys,
+    )  # fmt: skip
+    event = report.ledger[0][0]
+    assert isinstance(event, dp.SampledWithoutReplacement)
+    assert event.sample_size == 11  # 10.1 rounded up
+    exact = _report_json(
+        ["report", "--sampling", "fixed_size", "--population", "60000", "--sampling-rate",
+         "0.01", "--noise-multiplier", "2", "--steps", "3", "--delta", "1e-5", "--no-pld"],
+        capsys,
+    )  # fmt: skip
+    assert exact.ledger[0][0].sample_size == 600  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("rate", ["1.5", "0", "-0.1", "nan", "inf", "1e999"])
+def test_sampling_rates_outside_0_1_are_refused(
+    rate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _in_process(
+        ["report", "--sampling-rate", rate, "--noise-multiplier", "1", "--steps", "3",
+         "--delta", "1e-5"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert out == ""
+    assert "--sampling-rate" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_neighbouring_flag_and_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["report", "--noise-multiplier", "2", "--steps", "4", "--delta", "1e-5"]
+    default = _report_json(argv, capsys)
+    assert default.neighbouring == "add_remove"
+    replace = _report_json([*argv, "--neighbouring", "replace_one"], capsys)
+    expected = dp.PldAccountant(neighbouring="replace_one").compose(dp.Gaussian(2.0), 4)
+    assert replace.neighbouring == "replace_one"
+    assert replace.epsilon == pytest.approx(expected.get_epsilon(1e-5))
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'noise_multiplier = 2.0\nsteps = 4\ndelta = 1e-5\nneighbouring = "zero_out"\n'
+    )
+    zero = _report_json(["report", "--config", str(config)], capsys)
+    assert zero.neighbouring == "zero_out"
+    code, out, _ = _in_process(["report", "--config", str(config)], capsys)
+    assert code == 0
+    assert "zero-out (explicit choice, not add/remove" in out
+
+
+def test_a_saved_ledger_keeps_its_relation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acc = dp.RdpAccountant(neighbouring="zero_out").compose(dp.Gaussian(2.0), 3)
+    ledger = tmp_path / "ledger.json"
+    ledger.write_text(json.dumps(acc.ledger_to_dict()))
+    report = _report_json(["report", "--ledger", str(ledger), "--delta", "1e-5"], capsys)
+    assert report.neighbouring == "zero_out"
+    other = _report_json(
+        ["report", "--ledger", str(ledger), "--delta", "1e-5", "--neighbouring", "add_remove"],
+        capsys,
+    )
+    assert other.neighbouring == "add_remove"
+
+
+def test_calibrate_takes_the_relation(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _in_process(
+        ["calibrate", "--epsilon", "3", "--delta", "1e-5", "--steps", "10",
+         "--neighbouring", "replace_one", "--format", "json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["neighbouring"] == "replace_one"
+    sigma = answer["noise_multiplier"]
+    acc = dp.PldAccountant(neighbouring="replace_one").compose(dp.Gaussian(sigma), 10)
+    assert acc.get_epsilon(1e-5) <= 3.0
+    code, out, err = _in_process(
+        ["calibrate", "--epsilon", "3", "--delta", "1e-5", "--steps", "10",
+         "--sampling-rate", "0.1", "--neighbouring", "replace_one"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "replace_one" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "--noise-multiplier", "1", "--steps", "3"],
+        ["calibrate", "--epsilon", "3", "--steps", "10"],
+    ],
+)
+def test_delta_has_no_silent_default(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _in_process(argv, capsys)
+    assert code == 2
+    assert out == ""
+    assert "--delta" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["report", "--noise-multiplier", "1", "--steps", "3", "--population", "5000"],
+        ["calibrate", "--epsilon", "3", "--steps", "10", "--population", "5000"],
+    ],
+)
+def test_delta_above_one_over_n_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _in_process([*argv, "--delta", "1e-3"], capsys)
+    assert code == 2
+    assert out == ""
+    assert "exceeds 1/N" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("pld", [[], ["--no-pld"]])
+def test_a_trillion_steps_answer_in_seconds(
+    pld: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    start = time.perf_counter()
+    report = _report_json(
+        ["report", "--sampling-rate", "0.01", "--noise-multiplier", "1.1", "--steps",
+         str(10**12), "--delta", "1e-5", *pld],
+        capsys,
+    )  # fmt: skip
+    assert time.perf_counter() - start < 30
+    assert report.rounds == 10**12
+    assert report.ledger == ((dp.PoissonSampled(0.01, dp.Gaussian(1.1)), 10**12),)
+    rdp = dp.RdpAccountant().compose(dp.PoissonSampled(0.01, dp.Gaussian(1.1)), 10**12)
+    assert report.epsilon == pytest.approx(rdp.get_epsilon(1e-5))
+
+
+def test_a_hundred_thousand_sampled_steps_do_not_take_minutes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    start = time.perf_counter()
+    report = _report_json(
+        ["report", "--sampling-rate", "0.01", "--noise-multiplier", "1.1", "--steps", "100000",
+         "--delta", "1e-5"],
+        capsys,
+    )  # fmt: skip
+    assert time.perf_counter() - start < 30
+    expected = dp.PldAccountant().compose(dp.PoissonSampled(0.01, dp.Gaussian(1.1)), 100_000)
+    assert report.epsilon_pld == pytest.approx(expected.get_epsilon(1e-5))
+
+
+def test_colluders_clip_norm_and_release_from_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    report = _report_json(
+        ["report", "--noise-multiplier", "2", "--steps", "3", "--delta", "1e-5",
+         "--threat-model", "distributed", "--n-min", "5", "--colluders", "2",
+         "--clip-norm", "0.1", "--released", "the final model only", "--no-pld"],
+        capsys,
+    )  # fmt: skip
+    assert report.threat_model.colluders == 2
+    assert report.clip_norm == 0.1
+    assert report.noise_multiplier == 2.0
+    assert report.released == "the final model only"
+
+
+BAD_ARGV = [
+    ["report", "--steps", "1" + "0" * 5000, "--delta", "1e-5"],
+    ["report", "--steps", "१२", "--delta", "1e-5"],
+    ["report", "--noise-multiplier", "1e-5000", "--steps", "3", "--delta", "1e-5"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "nan"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--sampling",
+     "fixed_size"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-6", "--sampling",
+     "fixed_size", "--population", "100", "--sample-size", "101"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-6", "--sampling",
+     "fixed_size", "--population", "100", "--sample-size", "5", "--sampling-rate", "0.5"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--sample-size",
+     "5", "--sampling", "poisson", "--sampling-rate", "0.1"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--sampling",
+     "shuffled", "--sampling-rate", "0.1"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--sampling",
+     "full_batch", "--sampling-rate", "0.1"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--sampling",
+     "poisson"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--sampling-rate",
+     "0.1", "--neighbouring", "replace_one"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--colluders", "1"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--colluders",
+     "-1", "--threat-model", "distributed"],
+    ["report", "--noise-multiplier", "1", "--steps", "3", "--delta", "1e-5", "--curve-points",
+     "1000000000"],
+    ["report", "--noise-multiplier", "1", "--steps", str(2**60), "--delta", "1e-5"],
+    ["report", "--neighbouring", "sideways", "--delta", "1e-5"],
+    ["calibrate", "--epsilon", "3", "--delta", "1e-5", "--steps", "10", "--sampling-rate", "2"],
+    ["calibrate", "--epsilon", "inf", "--delta", "1e-5", "--steps", "10"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", BAD_ARGV)
+def test_every_bad_flag_is_one_line_and_status_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _in_process(argv, capsys)
+    assert code == 2, err
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert "internal error" not in err
+    assert len(err) < 400
+
+
+BAD_FILES = [
+    (b"\xff\xfe\x00", ".json"),
+    (b"\xff\xfe\x00", ".toml"),
+    (b"[" * 100_000, ".json"),
+    (b"a = " + b"[" * 100_000, ".toml"),
+    (b"steps = 1" + b"0" * 5000 + b"\ndelta = 1e-5", ".toml"),
+    (b'{"steps": 1' + b"0" * 5000 + b', "delta": 1e-5}', ".json"),
+    (b'{"steps": 3, "delta": 1e-5, "noise_multiplier": 1e999}', ".json"),
+    (b'{"steps": 3, "delta": 1e-5, "noise_multiplier": NaN}', ".json"),
+    (b"steps = 3\ndelta = 1e-5\nnoise_multiplier = inf", ".toml"),
+    (b"steps = 3\ndelta = 1e-5\nnoise_multiplier = 1\nsampling_rate = 1.5", ".toml"),
+    (b'{"steps": 3, "delta": true, "noise_multiplier": 1}', ".json"),
+    (b'{"steps": 3.5, "delta": 1e-5, "noise_multiplier": 1}', ".json"),
+    (b'{"steps": 3, "delta": 1e-5, "noise_multiplier": [1]}', ".json"),
+    (b'{"steps": 3, "delta": 1e-5, "noise_multiplier": 1, "neighbouring": 3}', ".json"),
+    (b"steps = 3\ndelta = 1e-5\nnoise_multiplier = 1\nwhen = 1979-05-27", ".toml"),
+    (b'{"delta": 1e-5, "ledger": {"type": "ledger", "version": 2}}', ".json"),
+    (b'{"delta": 1e-5, "ledger": [1, 2]}', ".json"),
+    (b'{"delta": 1e-5, "ledger_file": "/definitely/not/here.json"}', ".json"),
+    (b'{"delta": 1e-5, "ledger_file": "."}', ".json"),
+    (b"", ".json"),
+    (b"", ".toml"),
+]
+
+
+@pytest.mark.parametrize(("content", "suffix"), BAD_FILES)
+def test_every_bad_settings_file_is_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, suffix: str
+) -> None:
+    config = tmp_path / f"run{suffix}"
+    config.write_bytes(content)
+    start = time.perf_counter()
+    code, out, err = _in_process(["report", "--config", str(config), "--no-pld"], capsys)
+    assert time.perf_counter() - start < 10
+    assert code == 2, err
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "internal error" not in err
+
+
+_LEDGER_HEAD = (
+    b'{"type": "ledger", "version": 2, "neighbouring": "add_remove", "entries": [{"event": '
+    b'{"type": "gaussian", "version": 1, "noise_multiplier": 1.0}, "count": '
+)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xff",
+        b"[" * 100_000,
+        _LEDGER_HEAD + b"1" + b"0" * 5000 + b"}]}",
+        _LEDGER_HEAD + str(2**60).encode() + b"}]}",  # over the report's 2^53 rounds
+        _LEDGER_HEAD + b'"3"}]}',
+        b'{"type": "ledger", "version": 2, "neighbouring": "sideways", "entries": []}',
+        b'{"type": "ledger", "version": 1, "entries": []}',
+    ],
+)
+def test_every_bad_ledger_file_is_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    ledger = tmp_path / "ledger.json"
+    ledger.write_bytes(content)
+    code, out, err = _in_process(["report", "--ledger", str(ledger), "--delta", "1e-5"], capsys)
+    assert code == 2, err
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "internal error" not in err
+
+
+def test_fixed_size_report_in_a_subprocess() -> None:
+    out = _run(
+        "report", "--sampling", "fixed_size", "--population", "5000", "--sample-size", "100",
+        "--noise-multiplier", "1.0", "--steps", "30", "--delta", "1e-5", "--format", "json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = PrivacyReport.from_json(out.stdout)
+    assert report.epsilon >= 7.03  # the audit's lower bound on the truth (it reported 1.78)
+    assert report.neighbouring == "add_remove"
