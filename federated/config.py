@@ -142,9 +142,10 @@ class PrivacyConfig:
             run's event, else RDP), ``"pld"`` or ``"rdp"``.
         neighbouring: the relation the epsilon is for: ``"add_remove"`` (the default: one
             client added to or removed from the population), ``"zero_out"`` (one client's
-            data replaced by a null client that contributes nothing; the relation several
-            production systems report, a weaker claim for fixed-size cohorts, so only as an
-            explicit choice) or ``"replace_one"``.
+            data replaced by a null client that contributes nothing: the relation several
+            production systems report; it says nothing about a client's presence, so it is
+            only ever an explicit choice, and fixed-size cohorts are accounted under it as
+            a replacement) or ``"replace_one"`` (one client's data replaced by another's).
         colluders: distributed DP only: how many clients may collude with the server. A
             colluding client knows, and can subtract, its own noise share, so the noise is
             sized for, and every round accounted with, the honest survivors only
