@@ -81,12 +81,17 @@ def _nonnegative_real(name: str, value: object) -> float:
     return result
 
 
+MAX_INT = 1 << 62
+"""The largest count, population, dimension or integer sensitivity an event holds."""
+
+
 def _positive_int(name: str, value: object) -> int:
-    """Return ``value`` as an int >= 1, or raise :class:`InvalidArgument`."""
+    """Return ``value`` as an int in ``[1, 2**62]``, or raise :class:`InvalidArgument`."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgument(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise InvalidArgument(f"{name} must be >= 1, got {value}")
+    if not 1 <= value <= MAX_INT:
+        shown = value if value.bit_length() <= 64 else f"an int of {value.bit_length()} bits"
+        raise InvalidArgument(f"{name} must be in [1, 2**62], got {shown}")
     return value
 
 

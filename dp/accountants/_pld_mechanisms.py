@@ -56,8 +56,8 @@ class SampledNoise:
         if self.kind == "discrete_laplace":
             return self._discrete_above(log_t, shift)
         if self.kind == "gaussian":
-            z = s * s * log_t + 0.5
-            return np.asarray(special.ndtr((shift - z) / s), dtype=np.float64)
+            # (shift - z) / s with z = s^2 log_t + 1/2, without forming s^2 (overflow).
+            return np.asarray(special.ndtr((shift - 0.5) / s - s * log_t), dtype=np.float64)
         z = np.clip((1.0 + s * log_t) / 2.0, 0.0, 1.0)
         tail = _laplace_sf(z - shift, s)
         tail = np.where(log_t >= 1.0 / s, 0.0, tail)
@@ -69,8 +69,7 @@ class SampledNoise:
         if self.kind == "discrete_laplace":
             return self._discrete_below(log_t, shift)
         if self.kind == "gaussian":
-            z = s * s * log_t + 0.5
-            return np.asarray(special.ndtr((z - shift) / s), dtype=np.float64)
+            return np.asarray(special.ndtr(s * log_t - (shift - 0.5) / s), dtype=np.float64)
         z = np.clip((1.0 + s * log_t) / 2.0, 0.0, 1.0)
         head = _laplace_sf(shift - z, s)
         head = np.where(log_t <= -1.0 / s, 0.0, head)
@@ -118,7 +117,15 @@ class SampledNoise:
             s_q = (1.0 - q) * s_p + q * self._below(log_t, 1.0)
             return np.where(valid, s_p, 0.0), np.where(valid, s_q, 0.0)
 
-        return remove if direction == "remove" else add
+        chosen = remove if direction == "remove" else add
+
+        def quiet(losses: FloatArray) -> tuple[FloatArray, FloatArray]:
+            # At extreme scales inf and nan arise and are resolved by the np.where guards
+            # above (and by the grid search's refusal); numpy's warnings would be noise.
+            with np.errstate(all="ignore"):
+                return chosen(losses)
+
+        return quiet
 
 
 def _laplace_sf(x: FloatArray, b: float) -> FloatArray:

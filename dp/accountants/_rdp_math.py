@@ -49,12 +49,18 @@ DEFAULT_ORDERS: FloatArray = _default_orders()
 
 def rdp_zcdp(orders: FloatArray, rho: float) -> FloatArray:
     """RDP of a rho-zCDP mechanism: ``alpha * rho`` (Bun and Steinke 2016, Definition 1.1)."""
-    return orders * rho
+    with np.errstate(over="ignore"):
+        return np.asarray(orders * rho, dtype=np.float64)
 
 
 def rdp_gaussian(orders: FloatArray, noise_multiplier: float) -> FloatArray:
-    """RDP of the Gaussian mechanism: ``alpha / (2 sigma^2)`` (Mironov 2017, Proposition 7)."""
-    return orders / (2.0 * noise_multiplier**2)
+    """RDP of the Gaussian mechanism: ``alpha / (2 sigma^2)`` (Mironov 2017, Proposition 7).
+
+    ``inf`` when ``sigma^2`` underflows to 0, 0 when it overflows (both the limits).
+    """
+    inverse = 1.0 / noise_multiplier
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray(orders * (0.5 * inverse * inverse), dtype=np.float64)
 
 
 def rdp_laplace(orders: FloatArray, scale: float) -> FloatArray:
@@ -64,10 +70,12 @@ def rdp_laplace(orders: FloatArray, scale: float) -> FloatArray:
     capped at the pure-DP value ``1/b``.
     """
     a = orders
-    log_first = np.log(a / (2 * a - 1)) + (a - 1) / scale
-    log_second = np.log((a - 1) / (2 * a - 1)) - a / scale
-    value = np.logaddexp(log_first, log_second) / (a - 1)
-    return np.minimum(value, 1.0 / scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_first = np.log(a / (2 * a - 1)) + (a - 1) / scale
+        log_second = np.log((a - 1) / (2 * a - 1)) - a / scale
+        value = np.logaddexp(log_first, log_second) / (a - 1)
+        # nan only where 1/b overflowed: the pure-DP value (inf) is then the bound.
+        return np.asarray(np.fmin(value, 1.0 / scale), dtype=np.float64)
 
 
 def rdp_discrete_laplace(orders: FloatArray, scale: float, sensitivity: int) -> FloatArray:
@@ -85,6 +93,8 @@ def rdp_discrete_laplace(orders: FloatArray, scale: float, sensitivity: int) -> 
     """
     a = np.asarray(orders, dtype=np.float64)
     delta_t = sensitivity / scale
+    if not math.isfinite(delta_t) or not math.isfinite(1.0 / scale):
+        return np.full(a.shape, math.inf)
     log_1ma = math.log(-math.expm1(-1.0 / scale))
     log_norm = log_1ma - math.log1p(math.exp(-1.0 / scale))
     outer = (a - 1.0) * delta_t - log_1ma
@@ -100,9 +110,11 @@ def rdp_discrete_laplace(orders: FloatArray, scale: float, sensitivity: int) -> 
             - np.log(-np.expm1(log_b))
         )
         terms.append(middle)
-    log_moment = log_norm + np.logaddexp.reduce(np.stack(terms), axis=0)
-    values = np.maximum(log_moment, 0.0) / (a - 1.0) * (1.0 + 1e-12)
-    return np.asarray(np.minimum(values, delta_t * (1.0 + 1e-12)), dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_moment = log_norm + np.logaddexp.reduce(np.stack(terms), axis=0)
+        values = np.maximum(log_moment, 0.0) / (a - 1.0) * (1.0 + 1e-12)
+        # fmin: a nan from an overflowed term falls back to the pure-DP cap.
+        return np.asarray(np.fmin(values, delta_t * (1.0 + 1e-12)), dtype=np.float64)
 
 
 def _log_binom(n: FloatArray | float, k: FloatArray) -> FloatArray:
@@ -186,6 +198,12 @@ def _log_a_fractional(q: float, sigma: float, alphas: FloatArray) -> FloatArray:
     return np.asarray(np.logaddexp(log_sum, last + np.log(4.0 * done_at)), dtype=np.float64)
 
 
+_SAMPLED_SIGMA_RANGE = (1e-6, 1e6)
+"""Noise multipliers for which the sampled Gaussian's series are summed; outside it the
+un-sampled Gaussian's RDP is used (``alpha / (2 sigma^2)``: astronomically large, or below
+``2e-9`` at order 4096), which keeps the series away from overflow and non-convergence."""
+
+
 def rdp_sampled_gaussian(orders: FloatArray, rate: float, noise_multiplier: float) -> FloatArray:
     """Exact RDP of the Poisson-sampled Gaussian (Mironov, Talwar, Zhang 2019).
 
@@ -193,7 +211,8 @@ def rdp_sampled_gaussian(orders: FloatArray, rate: float, noise_multiplier: floa
     ratio between ``(1-q) N(0, s^2) + q N(1, s^2)`` and ``N(0, s^2)``; exact at integer and
     fractional orders. At ``q = 1`` this is the plain Gaussian.
     """
-    if rate >= 1.0:
+    if rate >= 1.0 or not _SAMPLED_SIGMA_RANGE[0] <= noise_multiplier <= _SAMPLED_SIGMA_RANGE[1]:
+        # Outside this range the un-sampled bound (an upper bound) is inf or below 1e-9.
         return rdp_gaussian(orders, noise_multiplier)
     values = np.empty_like(orders)
     integer = orders == np.floor(orders)
@@ -217,9 +236,13 @@ def rdp_skellam(orders: FloatArray, mu: float, l1: float, l2: float) -> FloatArr
     and ``2 alpha`` over-approximates the theorem's ``2 alpha - 1``.
     """
     a = np.maximum(np.ceil(orders), 2.0)
-    main = a * l2**2 / (4.0 * mu)
-    extra = np.minimum((2.0 * a * l2**2 + 6.0 * l1) / (16.0 * mu**2), 3.0 * l1 / (4.0 * mu))
-    return np.asarray(main + extra, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratio = l2 / mu  # l2^2 / mu^2 as a product of quotients: no float overflow
+        main = a * (l2 * (ratio / 4.0))
+        extra = np.minimum(
+            (2.0 * a * ratio * ratio + 6.0 * (l1 / mu) / mu) / 16.0, 3.0 * l1 / (4.0 * mu)
+        )
+        return np.asarray(main + extra, dtype=np.float64)
 
 
 _TAU_EXACT_TERMS = 1 << 16
@@ -235,7 +258,7 @@ def ddg_tau(sigma: float, n: int) -> float:
     memory and time for any ``n``, and a relative excess below ``2 pi^2 sigma^2 / K``.
     The result is rounded up by a relative ``1e-12`` for the float sum.
     """
-    c = 2.0 * math.pi**2 * sigma**2
+    c = 2.0 * math.pi**2 * sigma * sigma  # inf for huge sigma: every term is then 0
     exact = min(n - 1, _TAU_EXACT_TERMS)
     k = np.arange(1, exact + 1, dtype=np.float64)
     total = float(np.sum(np.exp(-c * k / (k + 1.0))))
@@ -256,10 +279,12 @@ def rdp_distributed_discrete_gaussian(
     """
     tau = ddg_tau(sigma, n)
     scale = math.sqrt(n) * sigma
-    b1 = orders * l2**2 / (2.0 * scale**2) + tau * dimension
-    b2 = orders / 2.0 * (l2**2 / scale**2 + 2.0 * l1 * tau / scale + tau**2 * dimension)
-    b3 = orders / 2.0 * (l2 / scale + tau * math.sqrt(dimension)) ** 2
-    return np.asarray(np.minimum(np.minimum(b1, b2), b3), dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = l2 / scale  # l2 / (sqrt(n) sigma); squared below without float overflow
+        b1 = orders * (ratio * ratio / 2.0) + tau * dimension
+        b2 = orders / 2.0 * (ratio * ratio + 2.0 * l1 * tau / scale + tau * tau * dimension)
+        b3 = orders / 2.0 * (ratio + tau * math.sqrt(dimension)) ** 2
+        return np.asarray(np.minimum(np.minimum(b1, b2), b3), dtype=np.float64)
 
 
 def _log_expm1(x: float) -> float:

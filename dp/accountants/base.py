@@ -74,11 +74,16 @@ def check_epsilon(epsilon: object) -> float:
     return value
 
 
+MAX_COUNT = 1 << 62
+"""The largest repetition count of one ledger entry (far beyond any training run)."""
+
+
 def _check_count(count: object) -> int:
     if isinstance(count, bool) or not isinstance(count, int):
         raise InvalidArgument(f"count must be an int, got {type(count).__name__}")
-    if count < 1:
-        raise InvalidArgument(f"count must be >= 1, got {count}")
+    if not 1 <= count <= MAX_COUNT:
+        shown = count if count.bit_length() <= 64 else f"an int of {count.bit_length()} bits"
+        raise InvalidArgument(f"count must be in [1, 2**62], got {shown}")
     return count
 
 
@@ -304,7 +309,7 @@ def ledger_from_dict(data: object) -> list[LedgerEntry]:
         if not isinstance(raw, Mapping) or set(raw) != {"event", "count"}:
             raise SerializationError("a ledger entry needs exactly the fields event, count")
         count = raw["count"]
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise SerializationError(f"ledger count must be an int >= 1, got {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+            raise SerializationError("ledger count must be an int in [1, 2**62]")
         ledger.append((event_from_dict(raw["event"]), count))
     return ledger

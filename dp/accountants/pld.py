@@ -66,6 +66,8 @@ def gaussian_epsilon(sigma: float, delta: float) -> float:
     hi = 1.0
     while gaussian_delta(sigma, hi) > delta:
         hi *= 2.0
+        if hi > 1e300:  # sigma so small that epsilon is not a finite float
+            return math.inf
     root = optimize.brentq(
         lambda eps: gaussian_delta(sigma, eps) - delta, 0.0, hi, xtol=1e-13, rtol=1e-13
     )
@@ -78,7 +80,8 @@ def gaussian_epsilon(sigma: float, delta: float) -> float:
 def _gaussian_only_precision(event: DpEvent) -> float | None:
     """``1/sigma^2`` summed if the event is a composition of un-sampled Gaussians, else None."""
     if isinstance(event, Gaussian):
-        return 1.0 / event.noise_multiplier**2
+        inverse = 1.0 / event.noise_multiplier  # inf or 0 at the extremes, never raises
+        return inverse * inverse
     if isinstance(event, PoissonSampled) and event.rate >= 1.0:
         return _gaussian_only_precision(event.event)
     if isinstance(event, SelfComposed):
@@ -213,6 +216,7 @@ class PldAccountant(PrivacyAccountant):
         single = self._event_pld(event, direction, side)
         if count == 1:
             return single
+        _check_grid_fits(single, count, self._interval)
         return pm.self_compose(single, count, self._tail, self._interval)
 
     def _mechanism_interval(self, noise: SampledNoise) -> float:
@@ -248,17 +252,20 @@ class PldAccountant(PrivacyAccountant):
         runs = [] if self._state else _grouped(self._forms)
         runs.append((event, count))
         new_state: dict[Direction, pm.DiscretePld] = {}
-        for direction in _DIRECTIONS:
-            state = self._state.get(direction)
-            for run_event, run_count in runs:
-                round_pld = self._round_pld(run_event, run_count, direction, "upper")
-                state = (
-                    round_pld
-                    if state is None
-                    else pm.compose(state, round_pld, self._tail, self._spectra)
-                )
-            assert state is not None
-            new_state[direction] = state
+        try:
+            for direction in _DIRECTIONS:
+                state = self._state.get(direction)
+                for run_event, run_count in runs:
+                    round_pld = self._round_pld(run_event, run_count, direction, "upper")
+                    state = (
+                        round_pld
+                        if state is None
+                        else pm.compose(state, round_pld, self._tail, self._spectra)
+                    )
+                assert state is not None
+                new_state[direction] = state
+        except OverflowError as error:
+            raise UnsupportedEvent(_TOO_WIDE.format(event=event)) from error
         self._state = new_state
         self._gaussian_precision = None
 
@@ -267,22 +274,28 @@ class PldAccountant(PrivacyAccountant):
         if self._lower is not None and self._lower[0] == len(self._forms):
             return self._lower[1]
         result: dict[Direction, pm.DiscretePld] = {}
-        for direction in _DIRECTIONS:
-            total: pm.DiscretePld | None = None
-            for event, count in _grouped(self._forms):
-                part = self._round_pld(event, count, direction, "lower")
-                total = part if total is None else pm.compose(total, part, self._tail)
-            assert total is not None
-            result[direction] = total
+        try:
+            for direction in _DIRECTIONS:
+                total: pm.DiscretePld | None = None
+                for event, count in _grouped(self._forms):
+                    part = self._round_pld(event, count, direction, "lower")
+                    total = part if total is None else pm.compose(total, part, self._tail)
+                assert total is not None
+                result[direction] = total
+        except OverflowError as error:  # pragma: no cover - the upper bound's grid fits
+            raise UnsupportedEvent(_TOO_WIDE.format(event="the ledger")) from error
         self._lower = (len(self._forms), result)
         return result
 
     # ----------------------------------------------------------------------- queries
 
     def _exact_gaussian_sigma(self) -> float | None:
+        """The composed Gaussians' noise multiplier (0 and inf at the float extremes)."""
         precision = self._gaussian_precision
-        if precision is None or precision <= 0.0:
+        if precision is None:
             return None
+        if precision <= 0.0:
+            return math.inf
         return 1.0 / math.sqrt(precision)
 
     def get_epsilon(self, delta: float, *, bound: Bound = "upper") -> float:
@@ -294,6 +307,8 @@ class PldAccountant(PrivacyAccountant):
             return 0.0
         sigma = self._exact_gaussian_sigma()
         if sigma is not None:
+            if sigma == 0.0 or sigma == math.inf:
+                return math.inf if sigma == 0.0 else 0.0
             return gaussian_epsilon(sigma, delta)
         states = self._state if bound == "upper" else self._composed_lower()
         return max(pm.epsilon_for_delta(states[d], delta) for d in _DIRECTIONS)
@@ -307,6 +322,8 @@ class PldAccountant(PrivacyAccountant):
             return 0.0
         sigma = self._exact_gaussian_sigma()
         if sigma is not None:
+            if sigma == 0.0 or sigma == math.inf:
+                return 1.0 if sigma == 0.0 else 0.0
             return gaussian_delta(sigma, epsilon)
         states = self._state if bound == "upper" else self._composed_lower()
         return max(pm.delta_for_epsilon(states[d], epsilon) for d in _DIRECTIONS)
@@ -327,6 +344,31 @@ class PldAccountant(PrivacyAccountant):
             replay._forms.append(form)
             curve[index] = replay.get_epsilon(delta)
         return curve
+
+
+_TOO_WIDE = (
+    "composing {event!r} makes the privacy loss too wide for the PLD grid (epsilon in the "
+    "thousands or more); the RdpAccountant bounds it"
+)
+
+
+def _check_grid_fits(single: pm.DiscretePld, count: int, max_interval: float) -> None:
+    """Refuse at once a self-composition whose loss cannot fit the largest grid.
+
+    The composed loss has mean ``count * m`` and standard deviation ``sqrt(count) * s``
+    (``m``, ``s`` of one step); if even that window exceeds the grid at the coarsest
+    spacing, the squarings would only run into :data:`MAX_GRID_POINTS` after minutes.
+
+    Raises:
+        OverflowError: the composition cannot fit.
+    """
+    total = float(np.sum(single.masses))
+    if total <= 0.0:
+        return
+    mean = abs(float(np.sum(single.masses * single.losses)) / total)
+    width = count * mean + 10.0 * math.sqrt(count) * pm.loss_std(single)
+    if width > 0.5 * pm.MAX_GRID_POINTS * max_interval:
+        raise OverflowError("composed privacy loss too wide for the grid")
 
 
 _PLD_BASES = (Gaussian, Laplace, DiscreteLaplace)

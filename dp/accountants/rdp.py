@@ -183,7 +183,8 @@ class RdpAccountant(PrivacyAccountant):
         if isinstance(event, DiscreteLaplace):
             return rm.rdp_discrete_laplace(orders, event.scale, event.sensitivity)
         if isinstance(event, DiscreteGaussian):
-            return rm.rdp_zcdp(orders, event.sensitivity_l2**2 / (2.0 * event.sigma**2))
+            ratio = event.sensitivity_l2 / event.sigma  # may be inf; never raises
+            return rm.rdp_zcdp(orders, 0.5 * ratio * ratio)
         if isinstance(event, ZCDP):
             return rm.rdp_zcdp(orders, event.rho)
         if isinstance(event, Skellam):
@@ -220,7 +221,8 @@ class RdpAccountant(PrivacyAccountant):
 
     def _compose(self, event: DpEvent, count: int) -> None:
         values = self._event_rdp(event, self._orders, self._orders_key)
-        new_total = self._rdp + count * values
+        with np.errstate(over="ignore"):
+            new_total = self._rdp + count * values
         self._rdp = new_total
         self._round_rdp.append((values, count))
 
