@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from secagg.validated._errors import JointRandMismatch, ReplayedReport, VerificationFailed
 from secagg.validated._field import Field, Field64, Field128
+from secagg.validated._l2 import BOUNDED_L2_ID, BoundedL2, prio3_bounded_l2
 from secagg.validated._prio3 import (
     HelperShare,
     InputShare,
@@ -28,9 +29,15 @@ from secagg.validated._prio3 import (
     prio3_sum,
     prio3_sumvec,
 )
+from secagg.validated._soundness import SoundnessBound, soundness_bound
 
 __all__ = [
     "Prio3",
+    "prio3_bounded_l2",
+    "BoundedL2",
+    "BOUNDED_L2_ID",
+    "soundness_bound",
+    "SoundnessBound",
     "prio3_count",
     "prio3_sum",
     "prio3_sumvec",

@@ -10,6 +10,7 @@ randomness element ``r``: for an invalid input the combination is a non-zero pol
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -61,8 +62,8 @@ def range_check_inputs(
 class Count(Valid):
     """Prio3Count's circuit: ``Mul(m, m) - m`` over Field64 (draft 7.4.1)."""
 
-    def __init__(self) -> None:
-        self.field = Field64
+    def __init__(self, *, field: Field = Field64) -> None:
+        self.field = field
         self.GADGETS: tuple[Gadget, ...] = (Mul(),)
         self.GADGET_CALLS = (1,)
         self.MEAS_LEN = 1
@@ -97,9 +98,9 @@ class Count(Valid):
 class Sum(Valid):
     """Prio3Sum's circuit: every bit passes ``Range2(b) = b^2 - b`` (draft 7.4.2, Field128)."""
 
-    def __init__(self, bits: int) -> None:
+    def __init__(self, bits: int, *, field: Field = Field128) -> None:
         self.bits = _need_int("bits", bits, 1, 128)
-        self.field = Field128
+        self.field = field
         self.GADGETS = (PolyEval((0, -1, 1)),)
         self.GADGET_CALLS = (bits,)
         self.MEAS_LEN = bits
@@ -125,6 +126,10 @@ class Sum(Valid):
     ) -> list[FieldVec]:
         """One ``Range2`` call per bit."""
         return [meas.reshape(1, -1)]
+
+    def circuit_error(self) -> Fraction:
+        """``bits / p``: a non-zero polynomial of degree ``bits`` in ``r``."""
+        return Fraction(self.bits, self.field.MODULUS)
 
     def combine(
         self, meas: FieldVec, joint_rand: FieldVec, num_shares: int, outputs: list[FieldVec]
@@ -182,6 +187,10 @@ class SumVec(Valid):
             )
         ]
 
+    def circuit_error(self) -> Fraction:
+        """``MEAS_LEN / p``: a non-zero polynomial of degree ``MEAS_LEN`` in ``r``."""
+        return Fraction(self.MEAS_LEN, self.field.MODULUS)
+
     def combine(
         self, meas: FieldVec, joint_rand: FieldVec, num_shares: int, outputs: list[FieldVec]
     ) -> int:
@@ -231,6 +240,10 @@ class Histogram(Valid):
                 num_shares,
             )
         ]
+
+    def circuit_error(self) -> Fraction:
+        """``(MEAS_LEN + 2) / p``: the range check in ``jr0``, then the output in ``jr1``."""
+        return Fraction(self.MEAS_LEN + 2, self.field.MODULUS)
 
     def combine(
         self, meas: FieldVec, joint_rand: FieldVec, num_shares: int, outputs: list[FieldVec]

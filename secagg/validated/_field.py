@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from secagg.errors import DeserializationError, InvalidArgument
 
-__all__ = ["Field", "Field64", "Field128", "FieldVec", "field_by_name"]
+__all__ = ["Field", "PrimeField", "Field64", "Field128", "FieldVec", "field_by_name"]
 
 FieldVec = npt.NDArray[Any]
 """A numpy array of field elements (``uint64`` for Field64, Python ints for Field128)."""
@@ -42,12 +42,12 @@ class Field(abc.ABC):
     ``Field128``; a field is stateless.
     """
 
-    NAME: ClassVar[str]
-    MODULUS: ClassVar[int]
-    ENCODED_SIZE: ClassVar[int]
-    GEN_ORDER: ClassVar[int]
-    GENERATOR: ClassVar[int]
-    DTYPE: ClassVar[np.dtype[Any]]
+    NAME: str
+    MODULUS: int
+    ENCODED_SIZE: int
+    GEN_ORDER: int
+    GENERATOR: int
+    DTYPE: np.dtype[Any]
 
     def __repr__(self) -> str:
         return self.NAME
@@ -233,17 +233,32 @@ class _Field64(Field):
         return values, values < self._P
 
 
-class _Field128(Field):
-    """Field128 in numpy object arrays of Python ints."""
+class PrimeField(Field):
+    """A prime field of Python ints in numpy object arrays.
 
-    NAME = "Field128"
-    MODULUS = 2**66 * 4611686018427387897 + 1
-    ENCODED_SIZE = 16
-    GEN_ORDER = 2**66
-    GENERATOR = pow(7, 4611686018427387897, MODULUS)
+    Serves Field128 and the deliberately small fields of the soundness tests (where every
+    query point can be enumerated). ``generator`` must generate the subgroup of order
+    ``gen_order`` (a power of two dividing ``modulus - 1``).
+    """
+
     DTYPE = np.dtype(object)
-    _P_HI = np.uint64(MODULUS >> 64)
-    _P_LO = np.uint64(MODULUS & (2**64 - 1))
+
+    def __init__(
+        self, name: str, modulus: int, encoded_size: int, gen_order: int, generator: int
+    ) -> None:
+        if (modulus - 1) % gen_order or pow(generator, gen_order, modulus) != 1:
+            raise InvalidArgument("the generator must have the stated power-of-two order")
+        if gen_order > 1 and pow(generator, gen_order // 2, modulus) == 1:
+            raise InvalidArgument("the generator's order is smaller than stated")
+        if not 2 ** (8 * encoded_size - 1) < modulus < 2 ** (8 * encoded_size):
+            # The draft's rejection sampling masks to next_power_of_2(p) - 1; with the top
+            # bit of the encoding set in p that mask is all ones, which next_vec relies on.
+            raise InvalidArgument("the modulus must need exactly 8 * encoded_size bits")
+        self.NAME = name
+        self.MODULUS = modulus
+        self.ENCODED_SIZE = encoded_size
+        self.GEN_ORDER = gen_order
+        self.GENERATOR = generator
 
     def _arr(self, a: FieldVec | int) -> FieldVec | int:
         return a if isinstance(a, np.ndarray) else int(a)
@@ -262,6 +277,28 @@ class _Field128(Field):
 
     def sum(self, a: FieldVec, axis: int = -1) -> FieldVec:
         return np.asarray(np.sum(a, axis=axis) % self.MODULUS, dtype=object)
+
+    def encode_vec(self, x: FieldVec) -> bytes:
+        size = self.ENCODED_SIZE
+        return b"".join(int(v).to_bytes(size, "little") for v in np.asarray(x).reshape(-1))
+
+    def candidates(self, data: bytes) -> tuple[FieldVec, npt.NDArray[np.bool_]]:
+        size = self.ENCODED_SIZE
+        ints = [int.from_bytes(data[i : i + size], "little") for i in range(0, len(data), size)]
+        values = np.empty(len(ints), dtype=object)
+        values[:] = ints
+        return values, np.asarray([v < self.MODULUS for v in ints], dtype=bool)
+
+
+class _Field128(PrimeField):
+    """Field128, with encoding and decoding through two ``uint64`` words per element."""
+
+    _P_HI = np.uint64((2**66 * 4611686018427387897 + 1) >> 64)
+    _P_LO = np.uint64((2**66 * 4611686018427387897 + 1) & (2**64 - 1))
+
+    def __init__(self) -> None:
+        p = 2**66 * 4611686018427387897 + 1
+        super().__init__("Field128", p, 16, 2**66, pow(7, 4611686018427387897, p))
 
     def encode_vec(self, x: FieldVec) -> bytes:
         flat = np.asarray(x, dtype=object).reshape(-1)

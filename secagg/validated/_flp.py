@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, ClassVar
 
 import numpy as np
@@ -47,6 +48,7 @@ __all__ = [
     "Valid",
     "FlpBBCGGI19",
     "next_power_of_2",
+    "flp_error",
 ]
 
 
@@ -173,6 +175,13 @@ class Valid(abc.ABC):
         outs = [g.eval(self.field, x) for g, x in zip(self.GADGETS, ins, strict=True)]
         return self.combine(meas, joint_rand, num_shares, outs)
 
+    def circuit_error(self) -> Fraction:
+        """Probability over the joint randomness that the circuit is 0 on an invalid input.
+
+        Zero for deterministic circuits; circuits with joint randomness override it.
+        """
+        return Fraction(0)
+
     # Derived lengths (draft 7.3.2).
     def prove_rand_len(self) -> int:
         """Length of the prover randomness: one seed per wire."""
@@ -192,6 +201,43 @@ class Valid(abc.ABC):
     def verifier_len(self) -> int:
         """Length of the verifier message."""
         return 1 + sum(g.ARITY + 1 for g in self.GADGETS)
+
+
+def _evaluate_wires(field: Field, table: FieldVec, coeffs: FieldVec, points: int) -> FieldVec:
+    """The wire polynomials at the ``points``-th roots of unity, ``points >= size``.
+
+    With ``points = 2 * size`` (every degree-2 gadget) the even points are the ``size``-th
+    roots, where the values are the table itself, and the odd points are one size-``size`` NTT
+    of the coefficients twisted by a primitive ``points``-th root: half the work of a
+    zero-padded transform.
+    """
+    size = table.shape[-1]
+    if points != 2 * size:
+        padded = field.zeros((table.shape[0], points))
+        padded[:, :size] = coeffs
+        return ntt(field, padded)
+    twist = field.powers(field.root_of_unity(points), size)
+    odd = ntt(field, field.mul(coeffs, twist))
+    out = field.zeros((table.shape[0], points))
+    out[:, 0::2] = table
+    out[:, 1::2] = odd
+    return out
+
+
+def flp_error(valid: Valid) -> Fraction:
+    """BBCGGI19 Theorem 4.3 per gadget, summed: ``sum_i DEGREE_i (P_i - 1) / (p - P_i)``.
+
+    The probability, over the verifier's query point of each gadget (uniform among the
+    non-roots of unity), that a proof whose gadget polynomial is not ``G_i`` of the wire
+    polynomials passes the check ``G_i(x_i) == y_i``: their difference has degree at most
+    ``DEGREE_i (P_i - 1)``.
+    """
+    p = valid.field.MODULUS
+    total = Fraction(0)
+    for g, calls in zip(valid.GADGETS, valid.GADGET_CALLS, strict=True):
+        size = next_power_of_2(1 + calls)
+        total += Fraction(g.DEGREE * (size - 1), p - size)
+    return total
 
 
 class FlpBBCGGI19:
@@ -231,9 +277,8 @@ class FlpBBCGGI19:
             coeffs = inv_ntt(f, table)  # wire polynomials: value table[j, k] at alpha^k
             length = g.DEGREE * (size - 1) + 1
             points = next_power_of_2(length)
-            padded = f.zeros((g.ARITY, points))
-            padded[:, :size] = coeffs
-            gadget_poly = inv_ntt(f, g.eval(f, ntt(f, padded)))[:length]
+            gadget_poly = inv_ntt(f, g.eval(f, _evaluate_wires(f, table, coeffs, points)))
+            gadget_poly = gadget_poly[:length]
             parts.extend((seeds, gadget_poly))
         return np.concatenate(parts)
 

@@ -39,6 +39,8 @@ def _ntt(field: Field, a: FieldVec, root: int) -> FieldVec:
         raise InvalidArgument("NTT length must be a power of two")
     lead = a.shape[:-1]
     out = a[..., _bitrev(n)]
+    if np.dtype(object) == field.DTYPE:
+        return _ntt_lazy(field, out, root)
     size = 2
     while size <= n:
         half = size // 2
@@ -50,6 +52,25 @@ def _ntt(field: Field, a: FieldVec, root: int) -> FieldVec:
         out = out.reshape((*lead, n))
         size *= 2
     return out
+
+
+def _ntt_lazy(field: Field, out: FieldVec, root: int) -> FieldVec:
+    """The butterflies on Python ints, reducing only the products and the result.
+
+    Values stay below ``(log2(n) + 1) * p`` in absolute value; half the big-int work.
+    """
+    p = field.MODULUS
+    lead, n = out.shape[:-1], out.shape[-1]
+    size = 2
+    while size <= n:
+        half = size // 2
+        w = _twiddles(field, pow(root, n // size, p), half)
+        blocks = out.reshape((*lead, n // size, size))
+        even, odd = blocks[..., :half], blocks[..., half:]
+        t = (odd * w) % p
+        out = np.concatenate([even + t, even - t], axis=-1).reshape((*lead, n))
+        size *= 2
+    return np.asarray(out % p, dtype=object)
 
 
 def ntt(field: Field, coeffs: FieldVec) -> FieldVec:

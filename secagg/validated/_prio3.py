@@ -168,11 +168,22 @@ class Prio3:
         ``rand`` is ``RAND_SIZE`` uniformly random bytes (``os.urandom``), ``nonce`` 16 bytes
         unique per report.
         """
+        return self.shard_encoded(self.flp.encode(measurement), nonce, rand)
+
+    def shard_encoded(
+        self, meas: FieldVec, nonce: bytes, rand: bytes
+    ) -> tuple[list[bytes] | None, list[InputShare]]:
+        """:meth:`shard` after the encoding step, for any ``MEAS_LEN`` vector.
+
+        Hazardous: nothing checks that ``meas`` is a valid encoding; the tests use it to play
+        malicious clients (the aggregators must then reject the report).
+        """
         self._need_bytes("nonce", nonce, NONCE_SIZE)
         self._need_bytes("rand", rand, self.RAND_SIZE)
         f, flp, n = self.field, self.flp, self.SHARES
+        if len(meas) != flp.MEAS_LEN:
+            raise InvalidArgument(f"an encoded measurement has {flp.MEAS_LEN} elements")
         seeds = [rand[i : i + SEED_SIZE] for i in range(0, self.RAND_SIZE, SEED_SIZE)]
-        meas = flp.encode(measurement)
         per_helper = 3 if self.uses_joint_rand else 2
         helper_seeds = seeds[: (n - 1) * per_helper]
         rest = seeds[(n - 1) * per_helper :]
