@@ -57,10 +57,20 @@ def check_update(update: ClientUpdate, dimension: int) -> NDArray[np.float64]:
     NaN (plain) or fail deep inside an encoding (masking, Paillier).
 
     Raises:
-        InvalidArgument: on a wrong shape, a non-finite value, or an example count that is
-            not a non-negative integer (a bool, float, NaN, inf or non-number included).
+        InvalidArgument: on something other than a :class:`ClientUpdate`, a delta that is
+            not a real vector of the right shape (bool, complex, object or text included)
+            or has a non-finite value, or an example count that is not a non-negative
+            integer (a bool, float, NaN, inf or non-number included).
     """
-    delta = np.asarray(update.delta, dtype=np.float64)
+    if not isinstance(update, ClientUpdate):
+        raise InvalidArgument(f"fit must return a ClientUpdate, got {type(update).__name__}")
+    try:
+        raw = np.asarray(update.delta)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"update.delta is not a numeric vector: {exc}") from exc
+    if raw.dtype.kind not in "iuf":
+        raise InvalidArgument(f"update.delta must be real numbers, got dtype {raw.dtype}")
+    delta = raw.astype(np.float64, copy=False)
     if delta.shape != (dimension,):
         raise InvalidArgument(f"update has shape {delta.shape}, expected ({dimension},)")
     if not np.all(np.isfinite(delta)):

@@ -350,3 +350,35 @@ def test_good_example_counts_are_accepted() -> None:
     history = run(config, [*make_clients(2), _CountClient(np.int32(5))], START)
     assert history.records[0].status is RoundStatus.COMPLETED
     assert all(math.isfinite(v) for v in history.parameters)
+
+
+class _BadUpdateClient:
+    num_examples = 3
+
+    def __init__(self, result: object) -> None:
+        self.result = result
+
+    def fit(self, parameters: np.ndarray) -> object:
+        return self.result
+
+
+BAD_UPDATES = [
+    None,
+    (np.zeros(2), 3),
+    ClientUpdate(np.array(["a", "b"]), 3),
+    ClientUpdate(np.array([1 + 1j, 0j]), 3),
+    ClientUpdate(np.array([True, False]), 3),
+    ClientUpdate(np.array([object(), object()]), 3),
+    ClientUpdate([[1.0], [2.0, 3.0]], 3),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize("aggregation", [Aggregation.PLAIN_INSECURE, Aggregation.MASKING])
+@pytest.mark.parametrize("result", BAD_UPDATES, ids=range(len(BAD_UPDATES)))
+def test_malformed_updates_are_refused_with_a_typed_error(
+    aggregation: Aggregation, result: object
+) -> None:
+    config = FederatedConfig(rounds=1, selection=UniformSelection(3), aggregation=aggregation)
+    clients = [*make_clients(2), _BadUpdateClient(result)]
+    with pytest.raises(InvalidArgument):
+        run(config, clients, START)
