@@ -159,7 +159,13 @@ def run(
         InvalidArgument: on an inconsistent configuration or population.
         BudgetExhausted: with the ``REFUSE`` policy, if the planned rounds exceed the target.
     """
-    parameters = np.array(initial_parameters, dtype=np.float64)
+    try:
+        raw = np.asarray(initial_parameters)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"initial_parameters is not a numeric vector: {exc}") from exc
+    if raw.dtype.kind not in "iuf":
+        raise InvalidArgument(f"initial_parameters must be real numbers, got dtype {raw.dtype}")
+    parameters = np.array(raw, dtype=np.float64)
     if parameters.ndim != 1 or parameters.size == 0:
         raise InvalidArgument("initial_parameters must be a non-empty 1-D vector")
     if not np.all(np.isfinite(parameters)):

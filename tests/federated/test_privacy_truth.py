@@ -382,3 +382,12 @@ def test_malformed_updates_are_refused_with_a_typed_error(
     clients = [*make_clients(2), _BadUpdateClient(result)]
     with pytest.raises(InvalidArgument):
         run(config, clients, START)
+
+
+@pytest.mark.parametrize(
+    "start", [["a", "b"], np.array([1j, 0j]), [[0.0], [1.0, 2.0]], np.array([True, False])]
+)
+def test_malformed_initial_parameters_are_refused_with_a_typed_error(start: object) -> None:
+    config = FederatedConfig(rounds=1, selection=UniformSelection(2))
+    with pytest.raises(InvalidArgument, match="initial_parameters"):
+        run(config, make_clients(2), start)  # type: ignore[arg-type]
