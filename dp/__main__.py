@@ -400,6 +400,28 @@ def _mechanism_ledger(settings: dict[str, Any]) -> list[tuple[Any, int]]:
     return [(event, settings["steps"])]
 
 
+def _ledger_sampling(ledger: Sequence[tuple[Any, int]]) -> str:
+    """The selection a ledger's events describe, when ``--sampling`` does not say."""
+    import dp
+
+    def kinds(event: Any) -> set[type]:
+        found = {type(event)}
+        for inner in getattr(event, "events", ()):
+            found |= kinds(inner)
+        if hasattr(event, "event"):
+            found |= kinds(event.event)
+        return found
+
+    seen: set[type] = set()
+    for event, _ in ledger:
+        seen |= kinds(event)
+    if dp.SampledWithoutReplacement in seen:
+        return "fixed_size"
+    if dp.PoissonSampled in seen:
+        return "poisson"
+    return "full_batch"
+
+
 def _report(args: argparse.Namespace) -> tuple[str, bytes | None]:
     import dp
     from dp.report import DEFAULT_RELEASED, PrivacyReport, ThreatModel
@@ -432,6 +454,7 @@ def _report(args: argparse.Namespace) -> tuple[str, bytes | None]:
         ledger = dp.ledger_from_dict(settings["ledger"])
         relation = settings.get("neighbouring", dp.ledger_neighbouring(settings["ledger"]))
         noise_multiplier = None
+        settings.setdefault("sampling", _ledger_sampling(ledger))
     else:
         ledger = _mechanism_ledger(settings)
         relation = settings.get("neighbouring", "add_remove")

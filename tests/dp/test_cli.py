@@ -537,3 +537,20 @@ def test_fixed_size_report_in_a_subprocess() -> None:
     report = PrivacyReport.from_json(out.stdout)
     assert report.epsilon >= 7.03  # the audit's lower bound on the truth (it reported 1.78)
     assert report.neighbouring == "add_remove"
+
+
+def test_a_ledger_report_names_the_selection_its_events_describe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wor = dp.SampledWithoutReplacement(1000, 10, dp.Gaussian(1.0))
+    for events, expected in [
+        ([(wor, 3)], "fixed_size"),
+        ([(dp.PoissonSampled(0.1, dp.Gaussian(1.0)), 3)], "poisson"),
+        ([(dp.Gaussian(2.0), 3)], "full_batch"),
+    ]:
+        ledger = tmp_path / "ledger.json"
+        ledger.write_text(json.dumps(dp.ledger_to_dict(events)))
+        report = _report_json(
+            ["report", "--ledger", str(ledger), "--delta", "1e-5", "--no-pld"], capsys
+        )
+        assert report.sampling == expected

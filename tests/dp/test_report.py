@@ -559,6 +559,8 @@ def test_the_ledger_relation_must_match_the_report() -> None:
         "[" * 100_000,
         "{" * 100_000,
         b"\xff\xfe",
+        b"\xff\xfe\x00",
+        b"\x80{}",
         b'{"type": "privacy_report", "version": 2\xff}',
         "1" * 5000,
         '{"version": ' + "9" * 5000 + "}",
