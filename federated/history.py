@@ -125,7 +125,11 @@ class History:
         return [r.metrics[name] for r in self.records if name in r.metrics]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary of the run."""
+        """A JSON-ready summary of the run, with the privacy ledger and its relation.
+
+        ``ledger`` is :func:`dp.ledger_to_dict` of the accountant (``None`` without DP):
+        ``dp.RdpAccountant.from_ledger_dict`` rebuilds it under the run's relation.
+        """
         return {
             "aggregation": self.config.aggregation.value,
             "dp_mode": self.config.privacy.mode.value,
@@ -140,6 +144,9 @@ class History:
             "colluders": self.privacy.colluders
             if self.config.privacy.mode is DPMode.DISTRIBUTED
             else None,
+            "ledger": None
+            if self.privacy.accountant is None
+            else self.privacy.accountant.ledger_to_dict(),
             "rounds": [r.to_dict() for r in self.records],
         }
 

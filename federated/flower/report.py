@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dp import ledger_to_dict
 from dp.report import PrivacyReport, SamplingScheme, ThreatModel
 from federated.history import RELEASED
 
@@ -60,7 +61,10 @@ def build_report(result: FlowerRunResult) -> PrivacyReport | None:
 
 
 def run_summary(result: FlowerRunResult) -> dict[str, Any]:
-    """A JSON-ready summary: rounds, stop reason, epsilon and the privacy report."""
+    """A JSON-ready summary: rounds, stop reason, epsilon, ledger and privacy report.
+
+    The ledger is :func:`dp.ledger_to_dict` of the released rounds, with the run's relation.
+    """
     report = build_report(result)
     return {
         "aggregation": result.aggregation,
@@ -68,5 +72,11 @@ def run_summary(result: FlowerRunResult) -> dict[str, Any]:
         "rounds": [record.to_dict() for record in result.records],
         "differential_privacy": result.accountant is not None,
         "epsilon": result.final_epsilon,
+        "ledger": None
+        if result.accountant is None
+        else ledger_to_dict(
+            [(event, 1) for event in result.accountant.events],
+            neighbouring=result.accountant.settings.neighbouring,
+        ),
         "privacy_report": None if report is None else report.to_dict(),
     }

@@ -391,3 +391,23 @@ def test_malformed_initial_parameters_are_refused_with_a_typed_error(start: obje
     config = FederatedConfig(rounds=1, selection=UniformSelection(2))
     with pytest.raises(InvalidArgument, match="initial_parameters"):
         run(config, make_clients(2), start)  # type: ignore[arg-type]
+
+
+def test_the_saved_ledger_carries_the_relation_and_rebuilds_the_epsilon() -> None:
+    config = FederatedConfig(
+        rounds=3,
+        selection=UniformSelection(5),
+        aggregation=Aggregation.PLAIN_INSECURE,
+        privacy=PrivacyConfig(
+            mode=DPMode.CENTRAL, noise_multiplier=2.0, delta=1e-5, neighbouring="replace_one"
+        ),
+    )
+    history = run(config, make_clients(20), START)
+    summary = history.to_dict()
+    assert summary["neighbouring"] == "replace_one"
+    ledger = summary["ledger"]
+    assert ledger["neighbouring"] == "replace_one"
+    assert history.privacy.accountant is not None
+    rebuilt = type(history.privacy.accountant).from_ledger_dict(ledger)
+    assert rebuilt.neighbouring == "replace_one"
+    assert rebuilt.get_epsilon(1e-5) == pytest.approx(history.final_epsilon, rel=1e-12)
