@@ -300,6 +300,9 @@ def test_flower_colluders_and_relation_reach_the_plan_and_the_accountant() -> No
     assert report.neighbouring == "zero_out"
     assert report.threat_model.colluders == 1
     assert report.threat_model.n_min == 3
+    ledger = result.to_dict()["ledger"]
+    assert ledger["neighbouring"] == "zero_out"
+    assert len(ledger["entries"]) == 2
 
 
 def test_run_without_dp_has_no_privacy_report() -> None:
