@@ -161,7 +161,10 @@ def _discretise_lower(
         bounds = np.append(grid - interval / 2.0 + shift, grid[-1] + interval / 2.0 + shift)
         s_p, s_q = _monotone(survival(bounds))
         masses = _round_cells_down(grid, s_p, s_q)
-        kept_loss = float(np.sum(masses * grid))
+        # Mass below the first cell is dropped: score it below the grid, or a shift that
+        # drops an atom of negative loss would look like a gain (and ruin compositions).
+        dropped = max(1.0 - float(s_p[0]), 0.0)
+        kept_loss = float(np.sum(masses * grid)) + dropped * (float(grid[0]) - interval)
         if best is None or kept_loss > best[0]:
             best = (kept_loss, masses, float(s_p[-1]))
     assert best is not None
@@ -519,15 +522,18 @@ def epsilon_for_delta(pld: DiscretePld, delta: float) -> float:
         return math.inf
     j = int(ok[0])
     loss_j = (pld.offset + start + j) * pld.interval
-    if j == 0:
-        return max(loss_j, 0.0)
+    if j == 0 and loss_j <= 0.0:
+        return 0.0
     # On (l_{j-1}, l_j], with eps = l_j - t: delta = inf + m_j + A_j - e^{-t} (m_j + B_j).
+    # When the lowest loss l_0 is positive (the low end was truncated), the same holds on
+    # [0, l_0], where every remaining loss is above eps.
+    width = pld.interval if j > 0 else loss_j
     level_p = pld.inf_mass + float(masses[j]) + float(after_p[j])
     level_q = float(masses[j]) + float(after_q[j])
     if level_p <= delta or level_q <= 0.0:
-        return max(loss_j - pld.interval, 0.0)
+        return max(loss_j - width, 0.0)
     t = -math.log(min((level_p - delta) / level_q, 1.0))
-    return max(loss_j - min(t, pld.interval), 0.0)
+    return max(loss_j - min(t, width), 0.0)
 
 
 def identity(interval: float, side: Side) -> DiscretePld:

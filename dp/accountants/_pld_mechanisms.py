@@ -179,7 +179,9 @@ def _find_window(survival: pm.SurvivalFunction, tail: float, interval: float) ->
             hi_bracket = mid
         else:
             lo = mid
-    return math.floor(lo / interval), math.ceil(hi / interval) + 1
+    # One grid point of margin below: the lower bound rounds a cell just above a grid point
+    # down one step, which must not push an atom at the lowest loss out of the window.
+    return math.floor(lo / interval) - 1, math.ceil(hi / interval) + 1
 
 
 def discretise_mechanism(

@@ -40,7 +40,14 @@ __all__ = ["PldAccountant", "gaussian_delta", "gaussian_epsilon"]
 FloatArray = NDArray[np.float64]
 _DIRECTIONS: tuple[Direction, Direction] = ("add", "remove")
 _MAX_REFINEMENTS = 12
-_LOWER_REFINEMENT = 4.0
+_LOWER_REFINEMENT = {"gaussian": 4.0, "laplace": 64.0, "discrete_laplace": 64.0}
+"""How much finer the lower bound's grid is than the upper bound's, per mechanism.
+
+The lower bound rounds each cell's loss down; a continuous loss sits just above the grid
+point (a small bias), but the Laplace losses have atoms (at +-1/b), each rounded down by
+up to a whole shift at every step, so they need a finer grid (measured: Poisson Laplace
+q = 0.001, b = 0.5, 10,000 steps, gap 11.8% at 4x, 0.4% at 64x; Gaussians are best at 4x).
+"""
 
 
 def gaussian_delta(sigma: float, epsilon: float) -> float:
@@ -193,7 +200,8 @@ class PldAccountant(PrivacyAccountant):
             try:
                 interval = self._mechanism_interval(noise)
                 if side == "lower":
-                    interval /= _LOWER_REFINEMENT  # its rounding bias scales with the grid
+                    # Its rounding bias scales with the grid.
+                    interval /= _LOWER_REFINEMENT[noise.kind]
                 return discretise_mechanism(noise, direction, interval, side, tail / 4)
             except OverflowError as error:
                 raise UnsupportedEvent(

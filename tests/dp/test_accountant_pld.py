@@ -197,3 +197,35 @@ def test_gaussian_only_ledgers_need_no_grid() -> None:
     assert mixed.get_epsilon(1e-5) > alone
     lower, upper = mixed.get_epsilon_bounds(1e-5)
     assert lower <= upper <= alone + 0.25 + 1e-3
+
+
+@pytest.mark.parametrize(
+    ("event", "steps", "gap"),
+    [
+        (dp.PoissonSampled(0.001, dp.Laplace(0.5)), 10_000, 0.01),
+        (dp.PoissonSampled(0.01, dp.Laplace(2.0)), 1000, 0.01),
+        (dp.DiscreteLaplace(20.0, 2), 100, 0.01),
+        (dp.PoissonSampled(0.01, dp.DiscreteLaplace(4.0, 2)), 1000, 0.015),
+        (dp.PoissonSampled(0.001, dp.Gaussian(0.8)), 10_000, 0.01),
+    ],
+)
+def test_lower_bound_is_below_and_close_to_the_upper_bound(
+    event: dp.DpEvent, steps: int, gap: float
+) -> None:
+    # The discrete Laplace case had lower = 9.975 > upper = 4.242: its atom at the lowest
+    # loss fell out of the window and the composed lower PLD's positive offset was read as
+    # epsilon. The Laplace case had an 11.8% gap (its atoms lose a shift at every step).
+    lower, upper = dp.PldAccountant().compose(event, steps).get_epsilon_bounds(1e-5)
+    assert lower <= upper <= lower * (1 + gap)
+
+
+def test_epsilon_for_delta_when_every_loss_is_positive() -> None:
+    # All mass at losses >= 1 (a truncated low end): delta(0) = sum m (1 - e^{-l}).
+    masses = np.zeros(5)
+    masses[[0, 4]] = [1e-6, 1e-6]
+    pld = pm.DiscretePld(0.25, 4, masses, 0.0, "upper")  # losses 1.0 ... 2.0
+    assert pm.epsilon_for_delta(pld, 1e-5) == 0.0
+    half = pm.DiscretePld(0.25, 4, np.array([0.5, 0.0, 0.0, 0.0, 0.5]), 0.0, "upper")
+    eps = pm.epsilon_for_delta(half, 0.6)  # on [0, l_0]: 1 - e^eps (e^-1 + e^-2) / 2 = 0.6
+    assert pm.delta_for_epsilon(half, eps) == pytest.approx(0.6, abs=1e-12)
+    assert eps == pytest.approx(math.log(0.8 / (math.exp(-1) + math.exp(-2))), abs=1e-12)
