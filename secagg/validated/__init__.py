@@ -14,9 +14,26 @@ FLP, gadgets, circuits, XOF, NTT) are in :mod:`secagg.validated.hazmat`.
 
 from __future__ import annotations
 
-from secagg.validated._errors import JointRandMismatch, ReplayedReport, VerificationFailed
+from secagg.validated._config import ValidatedConfig
+from secagg.validated._errors import (
+    AggregatorMismatch,
+    JointRandMismatch,
+    ReplayedReport,
+    VerificationFailed,
+    WrongSession,
+)
 from secagg.validated._field import Field, Field64, Field128
 from secagg.validated._l2 import BOUNDED_L2_ID, BoundedL2, prio3_bounded_l2
+from secagg.validated._messages import (
+    AggregateShare,
+    PrepareItem,
+    PrepareRequest,
+    PrepareResponse,
+    PrepareResult,
+    RejectReason,
+    Report,
+)
+from secagg.validated._parties import Client, Helper, Leader, Rejection, RoundResult
 from secagg.validated._prio3 import (
     HelperShare,
     InputShare,
@@ -29,9 +46,26 @@ from secagg.validated._prio3 import (
     prio3_sum,
     prio3_sumvec,
 )
+from secagg.validated._seal import HelperKeyPair
 from secagg.validated._soundness import SoundnessBound, soundness_bound
 
 __all__ = [
+    "ValidatedConfig",
+    "Client",
+    "Leader",
+    "Helper",
+    "HelperKeyPair",
+    "RoundResult",
+    "Rejection",
+    "RejectReason",
+    "Report",
+    "PrepareItem",
+    "PrepareRequest",
+    "PrepareResult",
+    "PrepareResponse",
+    "AggregateShare",
+    "WrongSession",
+    "AggregatorMismatch",
     "Prio3",
     "prio3_bounded_l2",
     "BoundedL2",

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from secagg.errors import InvalidProof, ProtocolError
 
-__all__ = ["VerificationFailed", "JointRandMismatch", "ReplayedReport"]
+__all__ = [
+    "VerificationFailed",
+    "JointRandMismatch",
+    "ReplayedReport",
+    "WrongSession",
+    "AggregatorMismatch",
+]
 
 
 class VerificationFailed(InvalidProof):
@@ -33,3 +39,11 @@ class ReplayedReport(ProtocolError):
 
     Draft section 9.2: a nonce and its input shares must be used once.
     """
+
+
+class WrongSession(ProtocolError):
+    """A message for another configuration (digest) or round."""
+
+
+class AggregatorMismatch(ProtocolError):
+    """The two aggregators disagree: on the reports in a round, or in the order of results."""

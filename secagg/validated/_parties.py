@@ -1,0 +1,326 @@
+"""The client, leader and helper of validated aggregation, as pure state machines.
+
+No sockets, no clocks, no global state: each method takes messages and returns messages (see
+:mod:`secagg.validated._messages` for the flow). Per-report failures never abort the round:
+the report is left out of the sum with a :class:`RejectReason`; a malformed or inconsistent
+message *between the aggregators* raises a typed error (DeserializationError, WrongSession,
+AggregatorMismatch, or ProtocolError for a call out of order), since an honest peer never
+sends one.
+
+Replay protection (draft-irtf-cfrg-vdaf-07 section 9.2: every report is prepared once): each
+aggregator refuses a nonce it has seen, in this round or in the ``seen_nonces`` the driver
+carries over from earlier rounds (``party.seen_nonces`` after the round).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from secagg.errors import (
+    DecryptionFailure,
+    DeserializationError,
+    InvalidArgument,
+    ProtocolError,
+)
+from secagg.validated._config import ValidatedConfig
+from secagg.validated._errors import (
+    AggregatorMismatch,
+    JointRandMismatch,
+    VerificationFailed,
+    WrongSession,
+)
+from secagg.validated._field import FieldVec
+from secagg.validated._messages import (
+    AggregateShare,
+    PrepareItem,
+    PrepareRequest,
+    PrepareResponse,
+    PrepareResult,
+    RejectReason,
+    Report,
+)
+from secagg.validated._prio3 import PrepShare, PrepState
+from secagg.validated._seal import HelperKeyPair, seal
+
+__all__ = ["Client", "Leader", "Helper", "RoundResult", "Rejection"]
+
+
+def _aad(config: ValidatedConfig, nonce: bytes) -> bytes:
+    return b"fedcrypt/validated/helper-share" + config.digest + nonce
+
+
+def _reports_digest(nonces: Sequence[bytes]) -> bytes:
+    return hashlib.sha256(b"".join(sorted(nonces))).digest()
+
+
+def _need_key(verify_key: object) -> None:
+    if not isinstance(verify_key, bytes) or len(verify_key) != 16:
+        raise InvalidArgument("the aggregators' verification key is 16 random bytes")
+
+
+class _Stage(enum.Enum):
+    START = 0
+    PREPARING = 1
+    PREPARED = 2
+    DONE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A report left out of the sum: its position in the leader's input, nonce and reason."""
+
+    index: int
+    nonce: bytes | None
+    reason: RejectReason
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    """What the leader learns: the sum of the accepted updates and who was rejected why."""
+
+    sum: list[int]
+    accepted: tuple[bytes, ...]
+    rejected: tuple[Rejection, ...]
+
+
+class Client:
+    """Shards, proves and seals one update (draft 7.2.1, ``shard``)."""
+
+    def __init__(self, config: ValidatedConfig) -> None:
+        self.config = config
+
+    def report(self, update: Sequence[int]) -> Report:
+        """A :class:`Report` for ``update``; InvalidArgument if the update is itself invalid."""
+        cfg = self.config
+        vdaf = cfg.vdaf
+        nonce = os.urandom(vdaf.NONCE_SIZE)
+        public, shares = vdaf.shard(update, nonce, os.urandom(vdaf.RAND_SIZE))
+        enc, ciphertext = seal(
+            cfg.helper_public_key, vdaf.encode_input_share(shares[1]), _aad(cfg, nonce)
+        )
+        return Report(
+            cfg.digest,
+            cfg.round_number,
+            nonce,
+            vdaf.encode_public_share(public),
+            vdaf.encode_input_share(shares[0]),
+            enc,
+            ciphertext,
+        )
+
+
+class _Aggregator:
+    def __init__(
+        self, config: ValidatedConfig, verify_key: bytes, seen_nonces: frozenset[bytes]
+    ) -> None:
+        _need_key(verify_key)
+        self.config = config
+        self._key = verify_key
+        self._seen = set(seen_nonces)
+        self._stage = _Stage.START
+        self._accepted: list[bytes] = []
+        self._agg: FieldVec = config.vdaf.aggregate([])
+
+    @property
+    def seen_nonces(self) -> frozenset[bytes]:
+        """Every nonce this aggregator has prepared or refused as a replay."""
+        return frozenset(self._seen)
+
+    def _check_session(self, digest: bytes, round_number: int) -> None:
+        if digest != self.config.digest or round_number != self.config.round_number:
+            raise WrongSession("message for another configuration or round")
+
+    def _expect(self, stage: _Stage, what: str) -> None:
+        if self._stage is not stage:
+            raise ProtocolError(f"{what} called out of order (stage {self._stage.name})")
+
+    def _decide(
+        self, state: PrepState, shares: list[PrepShare]
+    ) -> tuple[RejectReason, FieldVec | None]:
+        vdaf = self.config.vdaf
+        try:
+            message = vdaf.prep_shares_to_prep(shares)
+            return RejectReason.ACCEPTED, vdaf.prep_next(state, message)
+        except JointRandMismatch:
+            return RejectReason.JOINT_RAND, None
+        except VerificationFailed:
+            return RejectReason.INVALID, None
+
+    def _accept(self, nonce: bytes, out_share: FieldVec) -> None:
+        self._accepted.append(nonce)
+        self._agg = self.config.vdaf.field.add(self._agg, out_share)
+
+
+class Leader(_Aggregator):
+    """Aggregator 0: receives reports, drives preparation, learns the sum."""
+
+    def __init__(
+        self,
+        config: ValidatedConfig,
+        verify_key: bytes,
+        *,
+        seen_nonces: frozenset[bytes] = frozenset(),
+    ) -> None:
+        super().__init__(config, verify_key, seen_nonces)
+        self._pending: list[tuple[int, bytes, PrepState, PrepShare]] = []
+        self._rejected: list[Rejection] = []
+
+    def prepare(self, reports: Sequence[Report | bytes]) -> PrepareRequest:
+        """Query every well-formed fresh report; the request for the helper."""
+        self._expect(_Stage.START, "prepare")
+        vdaf = self.config.vdaf
+        items = []
+        for index, raw in enumerate(reports):
+            nonce: bytes | None = None
+            try:
+                report = raw if isinstance(raw, Report) else Report.from_bytes(raw)
+                nonce = report.nonce
+                self._check_session(report.config_digest, report.round_number)
+                if nonce in self._seen:
+                    self._rejected.append(Rejection(index, nonce, RejectReason.REPLAYED))
+                    continue
+                self._seen.add(nonce)
+                public = vdaf.decode_public_share(report.public_share)
+                share = vdaf.decode_input_share(0, report.leader_share)
+                state, prep_share = vdaf.prep_init(self._key, 0, nonce, public, share)
+            except WrongSession:
+                self._rejected.append(Rejection(index, nonce, RejectReason.WRONG_SESSION))
+                continue
+            except (DeserializationError, InvalidArgument):
+                self._rejected.append(Rejection(index, nonce, RejectReason.MALFORMED))
+                continue
+            self._pending.append((index, nonce, state, prep_share))
+            items.append(
+                PrepareItem(
+                    nonce,
+                    report.public_share,
+                    report.helper_enc,
+                    report.helper_ciphertext,
+                    vdaf.encode_prep_share(prep_share),
+                )
+            )
+        self._stage = _Stage.PREPARING
+        return PrepareRequest(self.config.digest, self.config.round_number, tuple(items))
+
+    def finish_prepare(self, response: PrepareResponse | bytes) -> None:
+        """Decide every report from both prep shares (the helper decides the same way)."""
+        self._expect(_Stage.PREPARING, "finish_prepare")
+        if not isinstance(response, PrepareResponse):
+            response = PrepareResponse.from_bytes(response)
+        self._check_session(response.config_digest, response.round_number)
+        if [r.nonce for r in response.results] != [p[1] for p in self._pending]:
+            raise AggregatorMismatch("the helper answered for other reports or in another order")
+        vdaf = self.config.vdaf
+        # Parse every helper prep share before acting on any: a malformed response changes
+        # nothing and raises DeserializationError.
+        helper_shares = [
+            vdaf.decode_prep_share(r.helper_prep_share)
+            if r.reason is RejectReason.ACCEPTED
+            else None
+            for r in response.results
+        ]
+        for (index, nonce, state, own), helper_share in zip(
+            self._pending, helper_shares, strict=True
+        ):
+            if helper_share is None:
+                self._rejected.append(Rejection(index, nonce, RejectReason.HELPER_REFUSED))
+                continue
+            reason, out = self._decide(state, [own, helper_share])
+            if out is None:
+                self._rejected.append(Rejection(index, nonce, reason))
+            else:
+                self._accept(nonce, out)
+        self._pending = []
+        self._stage = _Stage.PREPARED
+
+    def collect(self, helper_share: AggregateShare | bytes) -> RoundResult:
+        """The sum of the accepted updates, from the helper's aggregate share."""
+        self._expect(_Stage.PREPARED, "collect")
+        if not isinstance(helper_share, AggregateShare):
+            helper_share = AggregateShare.from_bytes(helper_share)
+        self._check_session(helper_share.config_digest, helper_share.round_number)
+        if helper_share.count != len(self._accepted) or helper_share.reports_digest != (
+            _reports_digest(self._accepted)
+        ):
+            raise AggregatorMismatch("the helper summed another set of reports")
+        vdaf = self.config.vdaf
+        other = vdaf.field.decode_vec(helper_share.share)
+        if len(other) != vdaf.flp.OUTPUT_LEN:
+            raise DeserializationError("aggregate share of the wrong length")
+        total = vdaf.unshard([self._agg, other], len(self._accepted))
+        self._stage = _Stage.DONE
+        return RoundResult(
+            list(total),
+            tuple(self._accepted),
+            tuple(sorted(self._rejected, key=lambda r: r.index)),
+        )
+
+
+class Helper(_Aggregator):
+    """Aggregator 1: opens its sealed shares, prepares, decides and sends its sum share."""
+
+    def __init__(
+        self,
+        config: ValidatedConfig,
+        verify_key: bytes,
+        keys: HelperKeyPair,
+        *,
+        seen_nonces: frozenset[bytes] = frozenset(),
+    ) -> None:
+        super().__init__(config, verify_key, seen_nonces)
+        if keys.public != config.helper_public_key:
+            raise InvalidArgument("the key pair does not match the configuration")
+        self._keys = keys
+
+    def prepare(self, request: PrepareRequest | bytes) -> PrepareResponse:
+        """Prepare every report of the request; accept those both prep shares validate."""
+        self._expect(_Stage.START, "prepare")
+        if not isinstance(request, PrepareRequest):
+            request = PrepareRequest.from_bytes(request)
+        self._check_session(request.config_digest, request.round_number)
+        vdaf = self.config.vdaf
+        results = []
+        for item in request.items:
+            if item.nonce in self._seen:
+                results.append(PrepareResult(item.nonce, RejectReason.REPLAYED))
+                continue
+            self._seen.add(item.nonce)
+            try:
+                plain = self._keys.open(
+                    item.helper_enc, item.helper_ciphertext, _aad(self.config, item.nonce)
+                )
+            except DecryptionFailure:
+                results.append(PrepareResult(item.nonce, RejectReason.UNDECRYPTABLE))
+                continue
+            try:
+                share = vdaf.decode_input_share(1, plain)
+                public = vdaf.decode_public_share(item.public_share)
+                leader_share = vdaf.decode_prep_share(item.leader_prep_share)
+                state, own = vdaf.prep_init(self._key, 1, item.nonce, public, share)
+            except (DeserializationError, InvalidArgument):
+                results.append(PrepareResult(item.nonce, RejectReason.MALFORMED))
+                continue
+            results.append(
+                PrepareResult(item.nonce, RejectReason.ACCEPTED, vdaf.encode_prep_share(own))
+            )
+            _, out = self._decide(state, [leader_share, own])
+            if out is not None:
+                self._accept(item.nonce, out)
+        self._stage = _Stage.PREPARED
+        return PrepareResponse(self.config.digest, self.config.round_number, tuple(results))
+
+    def aggregate_share(self) -> AggregateShare:
+        """This aggregator's share of the sum, committing to the reports in it."""
+        self._expect(_Stage.PREPARED, "aggregate_share")
+        self._stage = _Stage.DONE
+        return AggregateShare(
+            self.config.digest,
+            self.config.round_number,
+            len(self._accepted),
+            _reports_digest(self._accepted),
+            self.config.vdaf.encode_agg_share(self._agg),
+        )
