@@ -1,0 +1,58 @@
+"""Privacy budget reports: what a run spent, in a form a paper, an auditor or a regulator reads.
+
+A :class:`PrivacyReport` is computed from an accountant's ledger plus the run's metadata:
+the privacy unit and the neighbouring relation (the accountants are built for it, so every
+number is for the relation the report names), the sampling scheme actually used, the
+threat model in force (with the colluders assumed under distributed DP), the clip norm and
+noise multiplier in the user's units, what was released, and the target budget. It holds
+the epsilon curve at the chosen delta (and, as a comparison, at ``delta = 1/N``), the tight
+PLD epsilon with its certified lower bound next to the fast RDP epsilon, and warnings for
+anything that may make the statement weaker than it reads (e.g. a fixed-size or shuffled
+selection accounted as Poisson sampling; Lebeda, Regehr, Kamath and Steinke 2024,
+"Avoiding Pitfalls for Privacy Accounting of Subsampled Mechanisms under Composition").
+
+Ledgers are run-length ``(event, count)`` lists and reports compose them *by counts*: the
+curve is evaluated at checkpoints in round space, each stretch between checkpoints composed
+as one ``compose(event, k)`` (repeated squaring in the PLD, a product in the RDP), so a
+report over 10^12 rounds costs a few dozen compositions and bounded memory.
+
+Outputs: versioned JSON (:meth:`PrivacyReport.to_dict`, schema in ``docs/dp/reports.md``),
+Markdown, a self-contained HTML page with an embedded PNG plot, a plain-text table, and a
+PNG plot (matplotlib from the ``plot`` extra, imported only when plotting).
+
+The package holds the model and one module per concern: ``_model`` (fields, warnings,
+JSON writing), ``_accounting`` (composition by counts), ``_render`` (Markdown, table,
+HTML), ``_plot`` (PNG) and ``_json`` (reading versions 1 and 2).
+"""
+
+from __future__ import annotations
+
+from dp.neighbouring import Neighbouring
+from dp.report._accounting import MAX_CURVE_POINTS, MAX_ROUNDS, PLD_EPSILON_LIMIT
+from dp.report._model import (
+    DEFAULT_RELEASED,
+    REPORT_FORMAT_VERSION,
+    CurvePoint,
+    PrivacyReport,
+    PrivacyUnit,
+    SamplingScheme,
+    ThreatKind,
+    ThreatModel,
+)
+from dp.report._render import describe_event
+
+__all__ = [
+    "REPORT_FORMAT_VERSION",
+    "MAX_ROUNDS",
+    "MAX_CURVE_POINTS",
+    "PLD_EPSILON_LIMIT",
+    "DEFAULT_RELEASED",
+    "PrivacyUnit",
+    "Neighbouring",
+    "SamplingScheme",
+    "ThreatKind",
+    "ThreatModel",
+    "CurvePoint",
+    "PrivacyReport",
+    "describe_event",
+]

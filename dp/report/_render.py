@@ -1,0 +1,214 @@
+"""The human renderings of a privacy report: Markdown, a plain-text table and HTML.
+
+Every rendering names the neighbouring relation (the zero-out choice spelled out), what was
+released, the clip norm and noise multiplier in the user's units when given, and labels the
+``delta = 1/N`` figure as a comparison, never the headline.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from dp.errors import DPError
+from dp.events import DpEvent
+from dp.report._accounting import _checkpoints, _grouped
+from dp.report._plot import plot_png
+
+if TYPE_CHECKING:
+    from dp.report._model import PrivacyReport
+
+__all__ = ["describe_event", "to_markdown", "to_table", "to_html"]
+
+#: Rendered curve tables (Markdown, HTML) show at most this many rounds; JSON and the plot
+#: keep every evaluated round.
+_DISPLAYED_CURVE_ROWS = 50
+
+
+def _unit_word(unit: str) -> str:
+    return "client" if unit == "client" else "record"
+
+
+def _relation_label(relation: str, unit: str) -> str:
+    """How a rendering names the relation: the zero-out choice is always spelled out."""
+    who = _unit_word(unit)
+    if relation == "zero_out":
+        return (
+            f"zero-out (explicit choice, not add/remove: one {who}'s data replaced by a null "
+            f"{who} contributing zero)"
+        )
+    if relation == "replace_one":
+        return f"replace-one (one {who} replaced by any other)"
+    return f"add/remove (one {who} added or removed)"
+
+
+def describe_event(event: DpEvent) -> str:
+    """A compact description, e.g. ``poisson_sampled(rate=0.01) of gaussian(...)``."""
+    fields = {k: v for k, v in event.to_dict().items() if k not in ("type", "version")}
+    inner = fields.pop("event", None)
+    nested = fields.pop("events", None)
+    params = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in fields.items())
+    text = f"{event.kind}({params})"
+    if inner is not None:
+        text += " of " + describe_event(event.event)  # type: ignore[attr-defined]
+    if nested is not None:
+        text += " of [" + "; ".join(describe_event(e) for e in event.events) + "]"  # type: ignore[attr-defined]
+    return text
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if not math.isfinite(value):
+        return "inf"
+    return f"{value:.4g}"
+
+
+def summary_rows(report: PrivacyReport) -> list[tuple[str, str]]:
+    who = _unit_word(report.privacy_unit)
+    rows = [
+        ("privacy unit", report.privacy_unit),
+        ("neighbouring relation", _relation_label(report.neighbouring, report.privacy_unit)),
+        ("sampling", report.sampling.replace("_", " ")),
+        ("released", report.released if report.released is not None else "not stated"),
+    ]
+    if report.clip_norm is not None:
+        rows.append((f"clip norm (L2 bound per {who})", _fmt(report.clip_norm)))
+    if report.noise_multiplier is not None:
+        rows.append(("noise multiplier (noise std / clip norm)", _fmt(report.noise_multiplier)))
+    rows += [
+        ("rounds", str(report.rounds)),
+        ("delta", f"{report.delta:.3g}"),
+        ("epsilon (PLD, tight)", _fmt(report.epsilon_pld)),
+        ("epsilon (PLD, lower bound)", _fmt(report.epsilon_pld_lower)),
+        ("epsilon (RDP, fast)", _fmt(report.epsilon_rdp)),
+    ]
+    if report.target_epsilon is not None:
+        rows.append(("target epsilon", _fmt(report.target_epsilon)))
+        rows.append(("budget left", _fmt(report.budget_left)))
+    if report.population is not None:
+        rows.append(
+            (
+                f"comparison only: epsilon at delta = 1/N (N = {report.population})",
+                _fmt(report.epsilon_at_inverse_n),
+            )
+        )
+    rows.append(("threat model", report.threat_model.kind.replace("_", " ")))
+    if report.threat_model.kind == "distributed":
+        colluders = report.threat_model.colluders
+        rows.append(
+            (
+                "clients colluding with the server",
+                "not stated (none assumed)" if colluders is None else str(colluders),
+            )
+        )
+    rows.append(("library version", report.library_version))
+    rows.append(("created", report.created))
+    return rows
+
+
+def mechanism_rows(report: PrivacyReport) -> list[tuple[str, str]]:
+    return [(str(count), describe_event(event)) for event, count in _grouped(report.ledger)]
+
+
+def curve_rows(report: PrivacyReport) -> list[tuple[str, ...]]:
+    shown = set(_checkpoints(len(report.curve), _DISPLAYED_CURVE_ROWS))
+    rows = []
+    for index, p in enumerate(report.curve, start=1):
+        if index not in shown:
+            continue
+        row = [str(p.round), _fmt(p.epsilon_pld), _fmt(p.epsilon_rdp)]
+        if report.population is not None:
+            row += [_fmt(p.epsilon_pld_at_inverse_n), _fmt(p.epsilon_rdp_at_inverse_n)]
+        rows.append(tuple(row))
+    return rows
+
+
+def curve_header(report: PrivacyReport) -> tuple[str, ...]:
+    head = ["round", "epsilon PLD", "epsilon RDP"]
+    if report.population is not None:
+        head += ["PLD at 1/N (comparison)", "RDP at 1/N (comparison)"]
+    return tuple(head)
+
+
+def to_markdown(report: PrivacyReport) -> str:
+    """A Markdown report (tables for the summary, the mechanisms and the curve)."""
+    lines = [f"# {report.title}", ""]
+    lines += ["| quantity | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in summary_rows(report)]
+    lines += ["", "## Threat model", "", report.threat_model.describe(), ""]
+    lines += ["## Mechanisms", "", "| rounds | mechanism |", "| --- | --- |"]
+    lines += [f"| {n} | `{d}` |" for n, d in mechanism_rows(report)]
+    lines += ["", f"## Epsilon after each round (delta = {report.delta:.3g})", ""]
+    head = curve_header(report)
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in curve_rows(report)]
+    lines += ["", "## Warnings", ""]
+    lines += [f"- {w}" for w in report.warnings] if report.warnings else ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def to_table(report: PrivacyReport) -> str:
+    """A plain-text summary for terminals."""
+    rows = summary_rows(report)
+    width = max(len(k) for k, _ in rows)
+    lines = [report.title, "=" * len(report.title)]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
+    lines += ["", "mechanisms:"] + [f"  {n} x {d}" for n, d in mechanism_rows(report)]
+    if report.warnings:
+        lines += ["", "warnings:"] + [f"  - {w}" for w in report.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(
+    report: PrivacyReport, *, include_plot: bool = True, include_inverse_n: bool = False
+) -> str:
+    """A self-contained HTML page; the plot is an embedded base64 PNG.
+
+    Without matplotlib the page says so in place of the plot. ``include_inverse_n``
+    adds the ``delta = 1/N`` comparison curve to the plot (off by default).
+    """
+    esc = html.escape
+
+    def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+        out = "<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
+        out += "</tr></thead><tbody>"
+        for row in rows:
+            out += "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+        return out + "</tbody></table>"
+
+    figure = ""
+    if include_plot:
+        try:
+            png = plot_png(report, include_inverse_n=include_inverse_n)
+            data = base64.b64encode(png).decode("ascii")
+            figure = f'<img alt="epsilon against rounds" src="data:image/png;base64,{data}">'
+        except DPError as exc:
+            figure = f"<p><em>{esc(str(exc))}</em></p>"
+    warnings = (
+        "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in report.warnings) + "</ul>"
+        if report.warnings
+        else "<p>None.</p>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{esc(report.title)}</title><style>"
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto;}"
+        "table{border-collapse:collapse;margin:1em 0;}"
+        "td,th{border:1px solid #999;padding:.25em .6em;text-align:left;}"
+        "</style></head><body>"
+        f"<h1>{esc(report.title)}</h1>"
+        + table(("quantity", "value"), summary_rows(report))
+        + f"<h2>Threat model</h2><p>{esc(report.threat_model.describe())}</p>"
+        + "<h2>Mechanisms</h2>"
+        + table(("rounds", "mechanism"), mechanism_rows(report))
+        + f"<h2>Epsilon after each round (delta = {report.delta:.3g})</h2>"
+        + figure
+        + table(curve_header(report), curve_rows(report))
+        + "<h2>Warnings</h2>"
+        + warnings
+        + "</body></html>\n"
+    )
