@@ -10,10 +10,12 @@ called; its update is clipped, encoded, masked, and only the masked vector is se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.clientapp.typing import ClientAppCallable
 
+from federated.errors import InvalidArgument
 from federated.flower._envelope import Envelope, Protocol, get_bytes, get_int, get_str, plan_of
 from federated.flower._masking_state import dump_client, load_client
 from federated.flower._plan import MaskingPlan
@@ -85,10 +87,27 @@ class ClientPolicy:
         min_noise_multiplier: refuse a round with less distributed-DP noise than this
             (``None``: accept rounds without DP).
         min_threshold_fraction: refuse a Shamir threshold below this fraction of the cohort.
+        min_colluders: refuse a distributed-DP round whose noise shares assume fewer
+            clients colluding with the server than this, i.e. whose ``n_min`` exceeds the
+            threshold minus ``min_colluders`` (the share would then be too small if that
+            many colluders survived and subtracted theirs). ``"secagg"``: as many as the
+            round's Shamir threshold tolerates (``t - 1``, the server's default, so
+            ``n_min`` must be 1). ``None``: only ``n_min <= threshold``, which every plan
+            must meet anyway.
     """
 
     min_noise_multiplier: float | None = None
     min_threshold_fraction: float = 0.5
+    min_colluders: int | Literal["secagg"] | None = None
+
+    def __post_init__(self) -> None:
+        colluders = self.min_colluders
+        if (
+            colluders is not None
+            and colluders != "secagg"
+            and (isinstance(colluders, bool) or not isinstance(colluders, int) or colluders < 0)
+        ):
+            raise InvalidArgument("min_colluders must be None, 'secagg' or an int >= 0")
 
     def check(self, plan: MaskingPlan) -> None:
         """Raise :class:`MalformedMessage` if ``plan`` is weaker than this policy."""
@@ -101,6 +120,14 @@ class ClientPolicy:
                 raise MalformedMessage(
                     f"noise multiplier {noise} is below this client's minimum "
                     f"{self.min_noise_multiplier}"
+                )
+        if plan.dp is not None and self.min_colluders is not None:
+            threshold = plan.config.threshold
+            colluders = threshold - 1 if self.min_colluders == "secagg" else self.min_colluders
+            if plan.dp.n_min > threshold - colluders:
+                raise MalformedMessage(
+                    f"the plan sizes noise shares for {plan.dp.n_min} honest survivors of a "
+                    f"threshold {threshold}; this client assumes {colluders} colluders"
                 )
 
 

@@ -24,6 +24,7 @@ shares of committee nodes, pinned key fingerprint).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from flwr.app import Context, Error, Message
 from flwr.clientapp.typing import ClientAppCallable
@@ -69,6 +70,7 @@ def make_fedcrypt_mod(
     allow_insecure_paillier_keys: bool = False,
     min_noise_multiplier: float | None = None,
     min_threshold_fraction: float = 0.5,
+    min_colluders: int | Literal["secagg"] | None = None,
 ) -> FlowerMod:
     """Build the fedcrypt mod.
 
@@ -81,11 +83,15 @@ def make_fedcrypt_mod(
             below this (so a server cannot quietly turn the noise down or off).
         min_threshold_fraction: refuse masking rounds whose Shamir threshold is below this
             fraction of a neighbourhood (never below one half, which the protocol enforces).
+        min_colluders: refuse distributed-DP rounds whose noise shares assume fewer clients
+            colluding with the server than this (``"secagg"``: the Shamir threshold minus
+            one, the server's default), so a server cannot shrink every share by assuming
+            that no client colludes with it.
 
     Returns:
         A Flower mod for ``ClientApp(mods=[...])``.
     """
-    policy = ClientPolicy(min_noise_multiplier, min_threshold_fraction)
+    policy = ClientPolicy(min_noise_multiplier, min_threshold_fraction, min_colluders)
 
     def mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
         if not msg.has_content() or not has_envelope(msg.content):

@@ -548,6 +548,37 @@ def test_a_crash_in_training_erases_the_round_secrets() -> None:
     np.testing.assert_allclose(outcome.total, plain_sum(nodes[1:]), atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("policy", "server_colluders", "accepted"),
+    [
+        ("secagg", None, True),  # 4 nodes: threshold 3, both assume 2 colluders, n_min 1
+        ("secagg", 0, False),  # the server sizes shares for 3 honest survivors
+        (1, 1, True),
+        (1, 0, False),
+        (None, 0, True),
+    ],
+)
+def test_clients_refuse_shares_sized_for_fewer_colluders_than_their_policy(
+    policy: int | str | None, server_colluders: int | None, accepted: bool
+) -> None:
+    app = ClientApp(mods=[make_fedcrypt_mod(min_colluders=policy)])  # type: ignore[arg-type]
+    app.train()(train)
+    grid = LocalGrid(app, 4)
+    privacy = DistributedDP(1.0, delta=1e-5, colluders=server_colluders)
+    outcome = MaskingAggregation().run_round(
+        grid, sorted(grid.contexts), 1, initial(), clip=CLIP, privacy=privacy
+    )
+    assert outcome.completed is accepted
+    if not accepted:
+        assert len(outcome.dropped["advertise_keys"]) == 4
+
+
+def test_client_policy_refuses_a_bad_colluder_setting() -> None:
+    for bad in (-1, True, "all", 1.5):
+        with pytest.raises(InvalidArgument):
+            make_fedcrypt_mod(min_colluders=bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("noise", "accepted"), [(None, False), (0.5, False), (1.0, True)])
 def test_clients_refuse_less_noise_than_their_policy(noise: float | None, accepted: bool) -> None:
     app = ClientApp(mods=[make_fedcrypt_mod(min_noise_multiplier=1.0)])
