@@ -617,3 +617,39 @@ def test_malformed_version_2_fields_are_refused(mutate: object) -> None:
     mutate(data)  # type: ignore[operator]
     with pytest.raises(SerializationError):
         PrivacyReport.from_dict(data)
+
+
+@settings(max_examples=40)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([dp.Gaussian(2.0), dp.Gaussian(5.0), dp.Laplace(20.0)]),
+            st.integers(min_value=1, max_value=10**6),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(min_value=2, max_value=9),
+)
+def test_every_curve_point_is_the_prefix_composed_by_counts(
+    ledger: list[tuple[dp.DpEvent, int]], points: int
+) -> None:
+    report = PrivacyReport.from_ledger(
+        ledger, delta=1e-6, population=10**7, curve_points=points, tight=False, **FIXED
+    )
+    total = sum(count for _, count in ledger)
+    marks = [p.round for p in report.curve]
+    assert report.rounds == total
+    assert marks[0] == 1
+    assert marks[-1] == total
+    assert len(marks) == min(points, total)
+    for point in report.curve:
+        prefix, left = [], point.round
+        for event, count in ledger:
+            if left == 0:
+                break
+            prefix.append((event, min(count, left)))
+            left -= min(count, left)
+        acc = dp.RdpAccountant().compose_ledger(prefix)
+        assert point.epsilon_rdp == pytest.approx(acc.get_epsilon(1e-6), rel=1e-9)
+        assert point.epsilon_rdp_at_inverse_n == pytest.approx(acc.get_epsilon(1e-7), rel=1e-9)
