@@ -42,6 +42,7 @@ def wor_events(draw: st.DrawFn, inner: st.SearchStrategy[dp.DpEvent]) -> dp.DpEv
 base_events: st.SearchStrategy[dp.DpEvent] = st.one_of(
     st.builds(dp.Gaussian, noise_multipliers),
     st.builds(dp.Laplace, positive),
+    st.builds(dp.DiscreteLaplace, positive, st.integers(min_value=1, max_value=1000)),
     st.builds(dp.DiscreteGaussian, positive, positive),
     st.builds(dp.ZCDP, positive),
     skellams(),
