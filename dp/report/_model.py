@@ -445,6 +445,13 @@ class PrivacyReport:
                 "The ledger accounts fixed-size sampling but the run used Poisson sampling; "
                 "the accounting describes a different selection."
             )
+        if self.epsilon_pld is not None and self.epsilon_pld > self.epsilon_rdp:
+            out.append(
+                f"The PLD upper bound ({self.epsilon_pld:.4g}) is looser than the RDP bound "
+                f"({self.epsilon_rdp:.4g}) for this ledger (its loss grid does not resolve "
+                "it); the reported epsilon is the smaller, RDP, and the PLD lower bound is "
+                "not informative here."
+            )
         if self.epsilon_pld is None and tight:
             out.append(
                 "No tight (PLD) bound: some event is only supported by the RDP accountant "
@@ -483,8 +490,14 @@ class PrivacyReport:
 
     @property
     def epsilon(self) -> float:
-        """The reported epsilon: the tight PLD bound when available, else RDP."""
-        return self.epsilon_pld if self.epsilon_pld is not None else self.epsilon_rdp
+        """The reported epsilon: the smaller of the upper bounds (PLD and RDP).
+
+        Both are upper bounds on the truth, so the smaller is one too. The tight PLD bound
+        is the smaller except where its grid cannot resolve the loss (a warning says so).
+        """
+        if self.epsilon_pld is None:
+            return self.epsilon_rdp
+        return min(self.epsilon_pld, self.epsilon_rdp)
 
     @property
     def budget_left(self) -> float | None:
@@ -495,18 +508,19 @@ class PrivacyReport:
 
     @property
     def epsilon_at_inverse_n(self) -> float | None:
-        """Final epsilon at ``delta = 1/N`` (PLD when available), or ``None``.
+        """Final epsilon at ``delta = 1/N`` (the smaller upper bound), or ``None``.
 
         A comparison only: the guarantee is the epsilon at :attr:`delta`.
         """
         if not self.curve or self.population is None:
             return None
         last = self.curve[-1]
-        return (
-            last.epsilon_pld_at_inverse_n
-            if last.epsilon_pld_at_inverse_n is not None
-            else last.epsilon_rdp_at_inverse_n
-        )
+        bounds = [
+            value
+            for value in (last.epsilon_pld_at_inverse_n, last.epsilon_rdp_at_inverse_n)
+            if value is not None
+        ]
+        return min(bounds) if bounds else None
 
     # ------------------------------------------------------------------------- JSON
 

@@ -82,6 +82,7 @@ def summary_rows(report: PrivacyReport) -> list[tuple[str, str]]:
     rows += [
         ("rounds", str(report.rounds)),
         ("delta", f"{report.delta:.3g}"),
+        ("epsilon (the guarantee at delta)", _fmt(report.epsilon)),
         ("epsilon (PLD, tight)", _fmt(report.epsilon_pld)),
         ("epsilon (PLD, lower bound)", _fmt(report.epsilon_pld_lower)),
         ("epsilon (RDP, fast)", _fmt(report.epsilon_rdp)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -653,3 +654,18 @@ def test_every_curve_point_is_the_prefix_composed_by_counts(
         acc = dp.RdpAccountant().compose_ledger(prefix)
         assert point.epsilon_rdp == pytest.approx(acc.get_epsilon(1e-6), rel=1e-9)
         assert point.epsilon_rdp_at_inverse_n == pytest.approx(acc.get_epsilon(1e-7), rel=1e-9)
+
+
+def test_the_reported_epsilon_is_the_smaller_upper_bound() -> None:
+    data = _golden_report().to_dict()
+    assert PrivacyReport.from_dict(data).epsilon == data["epsilon_pld"]
+    data["epsilon_pld"] = "inf"  # a PLD grid that could not resolve the loss
+    loaded = PrivacyReport.from_dict(data)
+    assert loaded.epsilon == loaded.epsilon_rdp
+    assert "| epsilon (the guarantee at delta) | 1.334 |" in loaded.to_markdown()
+    event = dp.PoissonSampled(1e-5, dp.Gaussian(1.1))
+    report = PrivacyReport.from_ledger([(event, 4 * 10**10)], delta=1e-5, **FIXED)
+    assert report.epsilon <= report.epsilon_rdp
+    assert report.epsilon < math.inf
+    if report.epsilon_pld is not None and report.epsilon_pld > report.epsilon_rdp:
+        assert any("looser than the RDP bound" in w for w in report.warnings)
