@@ -9,7 +9,7 @@ cost depends on the number of runs and checkpoints, never on the number of round
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dp.accountants import PldAccountant, RdpAccountant
@@ -107,8 +107,9 @@ def _trace(
 
 
 def _check_ledger(ledger: object) -> tuple[tuple[DpEvent, int], ...]:
-    if isinstance(ledger, str | bytes | Mapping) or not isinstance(ledger, Sequence):
-        raise InvalidArgument("the ledger must be a sequence of (event, count) pairs")
+    """The ledger as a tuple of checked ``(event, count)`` pairs (any iterable of pairs)."""
+    if isinstance(ledger, str | bytes | Mapping) or not isinstance(ledger, Iterable):
+        raise InvalidArgument("the ledger must be an iterable of (event, count) pairs")
     entries = []
     for entry in ledger:
         if not isinstance(entry, tuple | list) or len(entry) != 2:
@@ -117,7 +118,7 @@ def _check_ledger(ledger: object) -> tuple[tuple[DpEvent, int], ...]:
         if not isinstance(event, DpEvent):
             raise InvalidArgument(f"ledger events must be dp events, got {type(event).__name__}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise InvalidArgument(f"ledger counts must be ints >= 1, got {count!r}")
+            raise InvalidArgument(f"ledger counts must be ints >= 1, got {repr(count)[:40]}")
         entries.append((event, count))
     return tuple(entries)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -61,7 +61,7 @@ ThreatKind = Literal["trusted_server", "distributed"]
 _UNITS = ("example", "client")
 _SCHEMES = ("poisson", "fixed_size", "shuffled", "full_batch")
 _THREATS = ("trusted_server", "distributed")
-Ledger = Sequence[tuple[DpEvent, int]]
+Ledger = Iterable[tuple[DpEvent, int]]
 
 
 def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
