@@ -115,7 +115,7 @@ class Sum(Valid):
     def truncate(self, meas: FieldVec) -> FieldVec:
         """``[sum_l 2^l b_l]``."""
         weights = self.field.powers(2, self.bits)
-        return self.field.sum(self.field.mul(meas, weights)).reshape(1)
+        return self.field.dot(meas, weights).reshape(1)
 
     def decode(self, output: FieldVec, num_measurements: int) -> int:
         """The sum."""
@@ -136,7 +136,7 @@ class Sum(Valid):
     ) -> int:
         """``sum_l r^(l+1) Range2(b_l)``."""
         powers = self.field.powers(int(joint_rand[0]), self.bits, start=1)
-        return int(self.field.sum(self.field.mul(outputs[0], powers)))
+        return int(self.field.dot(outputs[0], powers))
 
 
 class SumVec(Valid):
@@ -166,7 +166,7 @@ class SumVec(Valid):
     def truncate(self, meas: FieldVec) -> FieldVec:
         """Each entry from its bits."""
         weights = self.field.powers(2, self.bits)
-        return self.field.sum(self.field.mul(meas.reshape(self.length, self.bits), weights))
+        return self.field.dot(meas.reshape(self.length, self.bits), weights)
 
     def decode(self, output: FieldVec, num_measurements: int) -> list[int]:
         """The entrywise sums."""

@@ -102,6 +102,10 @@ class Field(abc.ABC):
     def sum(self, a: FieldVec, axis: int = -1) -> FieldVec:
         """The sum along ``axis`` (a 0-d array for a vector)."""
 
+    def dot(self, a: FieldVec, b: FieldVec | int, axis: int = -1) -> FieldVec:
+        """``sum(a * b)`` along ``axis`` (broadcasting ``b``)."""
+        return self.sum(self.mul(a, b), axis=axis)
+
     def neg(self, a: FieldVec) -> FieldVec:
         """Elementwise ``-a``."""
         return self.sub(0, a)
@@ -128,12 +132,17 @@ class Field(abc.ABC):
     def powers(self, base: int, count: int, *, start: int = 0) -> FieldVec:
         """``[base^start, base^(start+1), ..., base^(start+count-1)]``."""
         p = self.MODULUS
-        cur = pow(int(base), start, p)
+        base = int(base) % p
+        cur = pow(base, start, p)
         out = [0] * count
         for i in range(count):
             out[i] = cur
             cur = cur * base % p
-        return self.vec(out)
+        if np.dtype(object) == self.DTYPE:
+            arr = np.empty(count, dtype=object)
+            arr[:] = out
+            return arr
+        return np.array(out, dtype=self.DTYPE)
 
     def root_of_unity(self, order: int) -> int:
         """A primitive root of unity of power-of-two ``order`` (``gen^(GEN_ORDER/order)``)."""
@@ -277,6 +286,10 @@ class PrimeField(Field):
 
     def sum(self, a: FieldVec, axis: int = -1) -> FieldVec:
         return np.asarray(np.sum(a, axis=axis) % self.MODULUS, dtype=object)
+
+    def dot(self, a: FieldVec, b: FieldVec | int, axis: int = -1) -> FieldVec:
+        # Python ints do not overflow: multiply and add exactly, reduce once per output.
+        return np.asarray(np.sum(a * self._arr(b), axis=axis) % self.MODULUS, dtype=object)
 
     def encode_vec(self, x: FieldVec) -> bytes:
         size = self.ENCODED_SIZE

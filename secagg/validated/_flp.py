@@ -318,7 +318,7 @@ class FlpBBCGGI19:
                 raise InvalidProof("query point is a root of unity; retry with a fresh nonce")
             basis = lagrange_at(f, size, t)
             # sum_k table[j, k] l_k(t) with table[j, 0] = seed_j and table[j, 1..calls] = wires.
-            x = f.add(f.mul(seeds, basis[0]), f.sum(f.mul(wires, basis[1 : calls + 1]), axis=-1))
+            x = f.add(f.mul(seeds, basis[0]), f.dot(wires, basis[1 : calls + 1]))
             y = poly_eval(f, gadget_poly, t)
             checks.extend((x, np.asarray([y], dtype=f.DTYPE).reshape(1)))
         v = valid.combine(meas, joint_rand, num_shares, outputs)

@@ -123,7 +123,7 @@ class BoundedL2(Valid):
         """The offset coordinates ``u_i`` from (shares of) their bits."""
         f = self.field
         grid = meas[: self.length * self.bits].reshape(self.length, self.bits)
-        return f.sum(f.mul(grid, f.powers(2, self.bits)), axis=-1)
+        return f.dot(grid, f.powers(2, self.bits))
 
     def truncate(self, meas: FieldVec) -> FieldVec:
         """The offset coordinates: their sum is the offset sum of the updates."""
@@ -156,7 +156,7 @@ class BoundedL2(Valid):
         r1 = int(joint_rand[1])
         range_check = int(f.sum(outputs[0]))
         slack_bits = meas[self.length * self.bits :]
-        slack = int(f.sum(f.mul(slack_bits, f.powers(2, self.slack_bits))))
+        slack = int(f.dot(slack_bits, f.powers(2, self.slack_bits)))
         bound = self.norm_bound * f.inv(num_shares) % p
         norm_check = (int(f.sum(outputs[1])) + slack - bound) % p
         return (r1 * range_check + r1 * r1 % p * norm_check) % p

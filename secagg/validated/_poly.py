@@ -92,7 +92,7 @@ def inv_ntt(field: Field, values: FieldVec) -> FieldVec:
 
 def poly_eval(field: Field, coeffs: FieldVec, t: int) -> FieldVec:
     """Evaluate polynomials (coefficients on the last axis) at the scalar ``t``."""
-    return field.sum(field.mul(coeffs, field.powers(t, coeffs.shape[-1])), axis=-1)
+    return field.dot(coeffs, field.powers(t, coeffs.shape[-1]))
 
 
 def lagrange_at(field: Field, n: int, t: int) -> FieldVec:
