@@ -20,6 +20,8 @@ from dp.errors import InvalidArgument, SerializationError
 from dp.report import REPORT_FORMAT_VERSION, PrivacyReport, ThreatModel
 
 GOLDEN = Path(__file__).parent / "golden" / "report.md"
+GOLDEN_DISTRIBUTED = Path(__file__).parent / "golden" / "report_distributed.md"
+GOLDEN_V1 = Path(__file__).parent / "golden" / "report_v1.json"
 FIXED = {"created": "2026-01-01T00:00:00Z", "library_version": "0.1.0"}
 
 
@@ -37,6 +39,53 @@ def _golden_report() -> PrivacyReport:
         curve_points=4,
         **FIXED,
     )
+
+
+@functools.cache
+def _golden_distributed_report() -> PrivacyReport:
+    cohort = dp.SampledWithoutReplacement(2000, 50, dp.Gaussian(1.2))
+    return PrivacyReport.from_ledger(
+        [(cohort, 1)] * 4 + [(cohort, 96)],
+        delta=1e-6,
+        population=2000,
+        target_epsilon=8.0,
+        sampling="fixed_size",
+        privacy_unit="client",
+        threat_model=ThreatModel(
+            "distributed", n_min=40, min_survivors=45, dropouts=True, colluders=5
+        ),
+        clip_norm=0.25,
+        noise_multiplier=1.2,
+        title="Golden distributed report",
+        curve_points=4,
+        **FIXED,
+    )
+
+
+def test_distributed_markdown_matches_the_golden_file() -> None:
+    text = _golden_distributed_report().to_markdown()
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN_DISTRIBUTED.write_text(text, encoding="utf-8")
+    assert text == GOLDEN_DISTRIBUTED.read_text(encoding="utf-8")
+
+
+def test_a_real_version_1_report_still_loads() -> None:
+    old = PrivacyReport.from_json(GOLDEN_V1.read_bytes())
+    assert old.neighbouring == "zero_out"
+    assert old.rounds == 6  # compositions: counts 1, 1, 1, 2, 1
+    assert [p.round for p in old.curve] == [1, 3, 6]  # entry indices 1, 3, 5
+    assert old.epsilon == pytest.approx(1.5994343891008573)
+    assert "version 1 report" in old.warnings[0]  # its fixed-size epsilon is stale
+    assert old.threat_model.colluders is None
+    assert old.released is None
+    assert "| released | not stated |" in old.to_markdown()
+    again = PrivacyReport.from_json(old.to_json())
+    assert again == old
+    assert json.loads(old.to_json())["version"] == 2
+    fresh = PrivacyReport.from_ledger(
+        old.ledger, delta=old.delta, neighbouring=old.neighbouring, sampling=old.sampling
+    )
+    assert fresh.epsilon > 2 * old.epsilon  # the old bound understated it
 
 
 def test_markdown_matches_the_golden_file() -> None:
