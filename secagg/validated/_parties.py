@@ -24,6 +24,7 @@ from secagg.errors import (
     DecryptionFailure,
     DeserializationError,
     InvalidArgument,
+    InvalidProof,
     ProtocolError,
 )
 from secagg.validated._config import ValidatedConfig
@@ -45,6 +46,9 @@ from secagg.validated._messages import (
 )
 from secagg.validated._prio3 import PrepShare, PrepState
 from secagg.validated._seal import HelperKeyPair, seal
+from secagg.validated._wire import Reader, Writer
+
+_K_LEADER_STATE, _K_HELPER_STATE = 10, 11
 
 __all__ = ["Client", "Leader", "Helper", "RoundResult", "Rejection"]
 
@@ -150,6 +154,29 @@ class _Aggregator:
         except VerificationFailed:
             return RejectReason.INVALID, None
 
+    def _write_common(self, w: Writer) -> None:
+        w.fixed(self.config.digest)
+        w.u64(self.config.round_number)
+        w.u8(self._stage.value)
+        for group in (sorted(self._seen), self._accepted):
+            w.u32(len(group))
+            for nonce in group:
+                w.fixed(nonce)
+        w.blob(self.config.vdaf.field.encode_vec(self._agg))
+
+    def _read_common(self, r: Reader) -> None:
+        self._check_session(r.fixed(32), r.u64())
+        try:
+            self._stage = _Stage(r.u8())
+        except ValueError as exc:
+            raise DeserializationError("unknown stage") from exc
+        self._seen = {r.fixed(16) for _ in range(r.count())}
+        self._accepted = [r.fixed(16) for _ in range(r.count())]
+        agg = self.config.vdaf.field.decode_vec(r.blob())
+        if len(agg) != self.config.vdaf.flp.OUTPUT_LEN:
+            raise DeserializationError("aggregate of the wrong length")
+        self._agg = agg
+
     def _accept(self, nonce: bytes, out_share: FieldVec) -> None:
         self._accepted.append(nonce)
         self._agg = self.config.vdaf.field.add(self._agg, out_share)
@@ -192,6 +219,9 @@ class Leader(_Aggregator):
                 continue
             except (DeserializationError, InvalidArgument):
                 self._rejected.append(Rejection(index, nonce, RejectReason.MALFORMED))
+                continue
+            except InvalidProof:  # query point a root of unity (draft ERR_ABORT), p ~ 2^-116
+                self._rejected.append(Rejection(index, nonce, RejectReason.INVALID))
                 continue
             self._pending.append((index, nonce, state, prep_share))
             items.append(
@@ -259,6 +289,59 @@ class Leader(_Aggregator):
             tuple(sorted(self._rejected, key=lambda r: r.index)),
         )
 
+    def save_state(self) -> bytes:
+        """The leader's state between calls, as versioned bytes.
+
+        It holds the leader's output shares of pending reports and its aggregate share: keep
+        it as secret as the verification key (which it does not contain).
+        """
+        vdaf = self.config.vdaf
+        w = Writer(_K_LEADER_STATE)
+        self._write_common(w)
+        w.u32(len(self._pending))
+        for index, nonce, state, share in self._pending:
+            w.u32(index)
+            w.fixed(nonce)
+            w.blob(vdaf.field.encode_vec(state.out_share))
+            w.blob(state.corrected_joint_rand_seed or b"")
+            w.blob(vdaf.encode_prep_share(share))
+        w.u32(len(self._rejected))
+        for rej in self._rejected:
+            w.u32(rej.index)
+            w.u8(int(rej.reason))
+            w.blob(rej.nonce or b"")
+        return w.finish()
+
+    @classmethod
+    def load_state(cls, data: bytes, config: ValidatedConfig, verify_key: bytes) -> Leader:
+        """Inverse of :meth:`save_state`; DeserializationError or WrongSession on mismatch."""
+        leader = cls(config, verify_key)
+        vdaf = config.vdaf
+        r = Reader(data, _K_LEADER_STATE)
+        leader._read_common(r)
+        pending = []
+        for _ in range(r.count()):
+            index, nonce = r.u32(), r.fixed(16)
+            out = vdaf.field.decode_vec(r.blob())
+            seed = r.blob()
+            if len(out) != vdaf.flp.OUTPUT_LEN or len(seed) not in (0, 16):
+                raise DeserializationError("malformed pending report")
+            share = vdaf.decode_prep_share(r.blob())
+            pending.append((index, nonce, PrepState(out, seed or None), share))
+        rejected = []
+        for _ in range(r.count()):
+            index, code, nonce = r.u32(), r.u8(), r.blob()
+            try:
+                reason = RejectReason(code)
+            except ValueError as exc:
+                raise DeserializationError("unknown reject reason") from exc
+            if len(nonce) not in (0, 16):
+                raise DeserializationError("malformed rejection")
+            rejected.append(Rejection(index, nonce or None, reason))
+        r.done()
+        leader._pending, leader._rejected = pending, rejected
+        return leader
+
 
 class Helper(_Aggregator):
     """Aggregator 1: opens its sealed shares, prepares, decides and sends its sum share."""
@@ -304,6 +387,9 @@ class Helper(_Aggregator):
             except (DeserializationError, InvalidArgument):
                 results.append(PrepareResult(item.nonce, RejectReason.MALFORMED))
                 continue
+            except InvalidProof:  # query point a root of unity (draft ERR_ABORT), p ~ 2^-116
+                results.append(PrepareResult(item.nonce, RejectReason.INVALID))
+                continue
             results.append(
                 PrepareResult(item.nonce, RejectReason.ACCEPTED, vdaf.encode_prep_share(own))
             )
@@ -324,3 +410,20 @@ class Helper(_Aggregator):
             _reports_digest(self._accepted),
             self.config.vdaf.encode_agg_share(self._agg),
         )
+
+    def save_state(self) -> bytes:
+        """The helper's state between calls (its aggregate share: keep it secret)."""
+        w = Writer(_K_HELPER_STATE)
+        self._write_common(w)
+        return w.finish()
+
+    @classmethod
+    def load_state(
+        cls, data: bytes, config: ValidatedConfig, verify_key: bytes, keys: HelperKeyPair
+    ) -> Helper:
+        """Inverse of :meth:`save_state`; DeserializationError or WrongSession on mismatch."""
+        helper = cls(config, verify_key, keys)
+        r = Reader(data, _K_HELPER_STATE)
+        helper._read_common(r)
+        r.done()
+        return helper

@@ -227,3 +227,13 @@ def test_sealed_share_is_bound_to_its_report() -> None:
         HelperKeyPair().open(enc, ct, b"aad-1")
     restored = HelperKeyPair(KEYS.private_bytes())
     assert restored.open(enc, ct, b"aad-1") == b"secret seeds"
+
+
+def test_a_query_point_on_a_root_of_unity_rejects_instead_of_aborting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    vdaf = CONFIG.vdaf
+    ones = vdaf.field.vec([1] * vdaf.flp.QUERY_RAND_LEN)
+    monkeypatch.setattr(vdaf, "query_rand", lambda key, nonce: ones)
+    result, _, _ = run_round([fresh()])
+    assert [r.reason for r in result.rejected] == [RejectReason.INVALID]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
+from secagg.errors import InvalidProof
 from secagg.validated import HelperShare, LeaderShare, Prio3
 from secagg.validated.hazmat import Sum
 
@@ -52,3 +53,22 @@ def test_the_test_detects_a_leak() -> None:
     # Without the helper's share subtracted, the leader's vector would be the bits themselves.
     bits = F.to_ints(VDAF.flp.encode(0b10110101)) * REPORTS
     assert _chi2_pvalue(bits) < 1e-12
+
+
+@pytest.mark.parametrize("measurement", [0, 255])
+def test_the_combined_verifier_reveals_nothing_but_validity(measurement: int) -> None:
+    # BBCGGI19 (zero knowledge): for a valid input the verifier message is [0, x, G(x)] with x
+    # uniform (the random wire seed at alpha^0 randomises every wire polynomial at t).
+    xs = []
+    key = os.urandom(16)
+    while len(xs) < REPORTS * 4:
+        nonce = os.urandom(16)
+        public, shares = VDAF.shard(measurement, nonce, os.urandom(VDAF.RAND_SIZE))
+        try:
+            prep = [VDAF.prep_init(key, j, nonce, public, s)[1] for j, s in enumerate(shares)]
+        except InvalidProof:  # the query point hit a root of unity (16 / 193 here): abort
+            continue
+        verifier = F.add(prep[0].verifier, prep[1].verifier)
+        assert int(verifier[0]) == 0
+        xs.append(int(verifier[1]))
+    assert _chi2_pvalue(xs) > 1e-6
