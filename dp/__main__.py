@@ -240,7 +240,15 @@ def _build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="noise multiplier (or steps) for a target epsilon")
     cal.add_argument("--epsilon", type=_flag(_positive, float), required=True)
     cal.add_argument("--delta", type=_flag(_delta, float), help="target delta (required)")
-    cal.add_argument("--sampling-rate", type=_flag(_rate, float), default=1.0)
+    cal.add_argument("--sampling-rate", type=_flag(_rate, float))
+    cal.add_argument(
+        "--sampling",
+        choices=("poisson", "fixed_size", "full_batch"),
+        help="default poisson for a rate < 1, else full_batch",
+    )
+    cal.add_argument(
+        "--sample-size", type=_flag(_integer(1), int), help="fixed-size cohort m (of --population)"
+    )
     cal.add_argument("--steps", type=_flag(_integer(1), int), help="rounds: solve for the noise")
     cal.add_argument(
         "--noise-multiplier", type=_flag(_positive, float), help="noise: solve for steps"
@@ -503,30 +511,49 @@ def _calibrate(args: argparse.Namespace) -> str:
     _check_delta_population(args.delta, args.population)
     if (args.steps is None) == (args.noise_multiplier is None):
         raise CliError("give exactly one of --steps (solve for noise) or --noise-multiplier")
-    if args.steps is not None:
-        sigma = dp.calibrate_noise_multiplier(
-            args.epsilon,
-            args.delta,
-            sampling_rate=args.sampling_rate,
-            steps=args.steps,
-            accountant=args.accountant,
-            neighbouring=args.neighbouring,
-        )
-        result: dict[str, Any] = {"noise_multiplier": sigma, "steps": args.steps}
+    rate = args.sampling_rate
+    sampling = args.sampling or (
+        "fixed_size"
+        if args.sample_size is not None
+        else "poisson"
+        if rate is not None and rate < 1
+        else "full_batch"
+    )
+    if args.sample_size is not None and sampling != "fixed_size":
+        raise CliError(f"--sample-size applies to --sampling fixed_size, not {sampling}")
+    result: dict[str, Any]
+    if sampling == "fixed_size":
+        result = _calibrate_fixed_size(args)
     else:
-        steps = dp.calibrate_steps(
-            args.epsilon,
-            args.delta,
-            noise_multiplier=args.noise_multiplier,
-            sampling_rate=args.sampling_rate,
-            accountant=args.accountant,
-            neighbouring=args.neighbouring,
-        )
-        result = {"noise_multiplier": args.noise_multiplier, "steps": steps}
+        if sampling == "poisson" and rate is None:
+            raise CliError("--sampling poisson needs --sampling-rate")
+        if sampling == "full_batch" and rate is not None and rate < 1:
+            raise CliError(f"--sampling full_batch contradicts --sampling-rate {rate}")
+        rate = 1.0 if rate is None else rate
+        if args.steps is not None:
+            sigma = dp.calibrate_noise_multiplier(
+                args.epsilon,
+                args.delta,
+                sampling_rate=rate,
+                steps=args.steps,
+                accountant=args.accountant,
+                neighbouring=args.neighbouring,
+            )
+            result = {"noise_multiplier": sigma, "steps": args.steps}
+        else:
+            steps = dp.calibrate_steps(
+                args.epsilon,
+                args.delta,
+                noise_multiplier=args.noise_multiplier,
+                sampling_rate=rate,
+                accountant=args.accountant,
+                neighbouring=args.neighbouring,
+            )
+            result = {"noise_multiplier": args.noise_multiplier, "steps": steps}
+        result.update(sampling=sampling, sampling_rate=rate)
     result.update(
         epsilon=args.epsilon,
         delta=args.delta,
-        sampling_rate=args.sampling_rate,
         neighbouring=args.neighbouring,
         accountant=args.accountant,
     )
@@ -537,6 +564,68 @@ def _calibrate(args: argparse.Namespace) -> str:
         f"{k.ljust(width)}  {v:.6g}\n" if isinstance(v, float) else f"{k.ljust(width)}  {v}\n"
         for k, v in result.items()
     )
+
+
+def _calibrate_fixed_size(args: argparse.Namespace) -> dict[str, Any]:
+    """Calibrate a fixed-size cohort of m out of N under add/remove, then verify it.
+
+    Under add/remove a fixed-size round is accounted as its displacement pair, the Poisson
+    rate ``m/N`` at twice the sensitivity (:mod:`dp.neighbouring`), i.e. half the noise
+    multiplier: so the Poisson calibration at rate ``m/N`` gives ``z / 2``. The answer is
+    then checked by composing the real ``SampledWithoutReplacement`` events, so a change of
+    accounting can never make this print a noise that misses the target.
+    """
+    import dp
+
+    if args.neighbouring != "add_remove":
+        raise CliError(
+            f"calibrating fixed-size cohorts is supported under add_remove only, not "
+            f"{args.neighbouring}; check a candidate noise with 'report' instead"
+        )
+    population = args.population
+    if population is None:
+        raise CliError("--sampling fixed_size needs --population N")
+    settings = {"sample_size": args.sample_size, "sampling_rate": args.sampling_rate}
+    m = _cohort_size({k: v for k, v in settings.items() if v is not None}, population)
+    pair_rate = m / population
+    if args.steps is not None:
+        half = dp.calibrate_noise_multiplier(
+            args.epsilon,
+            args.delta,
+            sampling_rate=pair_rate,
+            steps=args.steps,
+            accountant=args.accountant,
+            neighbouring="add_remove",
+        )
+        sigma, steps = 2.0 * half, args.steps
+    else:
+        sigma = args.noise_multiplier
+        steps = dp.calibrate_steps(
+            args.epsilon,
+            args.delta,
+            noise_multiplier=sigma / 2.0,
+            sampling_rate=pair_rate,
+            accountant=args.accountant,
+            neighbouring="add_remove",
+        )
+    event = dp.SampledWithoutReplacement(population, m, dp.Gaussian(sigma))
+    accountant: dp.PrivacyAccountant = (
+        dp.PldAccountant() if args.accountant == "pld" else dp.RdpAccountant()
+    )
+    epsilon = accountant.compose(event, steps).get_epsilon(args.delta)
+    if epsilon > args.epsilon:
+        raise CliError(
+            f"the fixed-size answer did not verify (epsilon {epsilon:.6g} > {args.epsilon}); "
+            "check a candidate noise with 'report' instead"
+        )
+    return {
+        "noise_multiplier": sigma,
+        "steps": steps,
+        "sampling": "fixed_size",
+        "population": population,
+        "sample_size": m,
+        "epsilon_verified": epsilon,
+    }
 
 
 def _write(path: str, data: bytes | str) -> None:

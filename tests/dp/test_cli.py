@@ -554,3 +554,51 @@ def test_a_ledger_report_names_the_selection_its_events_describe(
             ["report", "--ledger", str(ledger), "--delta", "1e-5", "--no-pld"], capsys
         )
         assert report.sampling == expected
+
+
+def test_calibrate_for_a_fixed_size_cohort(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _in_process(
+        ["calibrate", "--epsilon", "3", "--delta", "1e-5", "--sampling", "fixed_size",
+         "--population", "60000", "--sample-size", "600", "--steps", "1000", "--format", "json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    answer = json.loads(out)
+    sigma = answer["noise_multiplier"]
+    event = dp.SampledWithoutReplacement(60000, 600, dp.Gaussian(sigma))
+    assert dp.PldAccountant().compose(event, 1000).get_epsilon(1e-5) <= 3.0
+    poisson = dp.calibrate_noise_multiplier(3.0, 1e-5, sampling_rate=0.01, steps=1000)
+    assert sigma > 1.9 * poisson  # a Poisson calibration would understate the noise
+    code, out, err = _in_process(
+        ["calibrate", "--epsilon", "3", "--delta", "1e-5", "--sampling", "fixed_size",
+         "--population", "60000", "--sampling-rate", "0.01", "--noise-multiplier", "3",
+         "--format", "json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    steps = json.loads(out)["steps"]
+    event = dp.SampledWithoutReplacement(60000, 600, dp.Gaussian(3.0))
+    assert dp.PldAccountant().compose(event, steps).get_epsilon(1e-5) <= 3.0
+    assert dp.PldAccountant().compose(event, steps + 50).get_epsilon(1e-5) > 3.0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--neighbouring", "zero_out", "--population", "100", "--sample-size", "10"],
+        ["--sample-size", "10"],
+        ["--population", "100", "--sample-size", "101"],
+        ["--sampling", "poisson"],
+        ["--sampling", "full_batch", "--sampling-rate", "0.5"],
+    ],
+)
+def test_calibrate_refuses_what_it_cannot_calibrate(
+    extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["calibrate", "--epsilon", "3", "--delta", "1e-5", "--steps", "10"]
+    if "--sampling" not in extra:
+        argv += ["--sampling", "fixed_size"]
+    code, out, err = _in_process([*argv, *extra], capsys)
+    assert code == 2, err
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
