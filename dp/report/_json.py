@@ -24,6 +24,7 @@ from dp.report._model import (
     _choice,
     _optional_int,
     _optional_positive,
+    _show,
 )
 
 __all__ = ["parse_report"]
@@ -139,7 +140,7 @@ def parse_report(data: object) -> PrivacyReport:
         or not isinstance(version, int)
         or version not in (_READABLE_VERSIONS)
     ):
-        raise SerializationError(f"unsupported report version {str(version)[:40]!r}")
+        raise SerializationError(f"unsupported report version {_show(version)}")
     v1 = version == 1
     raw = _exact_keys(data, _V1_REPORT_KEYS if v1 else _REPORT_KEYS, "a privacy report")
     if raw["type"] != "privacy_report":

@@ -64,17 +64,29 @@ _THREATS = ("trusted_server", "distributed")
 Ledger = Iterable[tuple[DpEvent, int]]
 
 
+_MAX_INT = 2**53
+"""Largest population or client count accepted (exact in a float)."""
+
+
+def _show(value: object) -> str:
+    """A bad value for an error message: short, and never a huge int's decimal string."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in allowed:
-        raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise InvalidArgument(f"{name} must be one of {', '.join(allowed)}; got {_show(value)}")
     return value
 
 
 def _optional_int(name: str, value: object, low: int) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidArgument(f"{name} must be an int >= {low}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= _MAX_INT:
+        raise InvalidArgument(f"{name} must be an int in [{low}, 2^53], got {_show(value)}")
     return value
 
 
@@ -88,7 +100,7 @@ def _optional_positive(name: str, value: object) -> float | None:
     except OverflowError:
         raise InvalidArgument(f"{name} is too large for a float") from None
     if not (math.isfinite(number) and number > 0):
-        raise InvalidArgument(f"{name} must be finite and > 0, got {value!r}")
+        raise InvalidArgument(f"{name} must be finite and > 0, got {_show(value)}")
     return number
 
 
@@ -324,7 +336,7 @@ class PrivacyReport:
         ):
             raise InvalidArgument(
                 f"curve_points must be None or an int in [2, {MAX_CURVE_POINTS}], "
-                f"got {curve_points!r}"
+                f"got {_show(curve_points)}"
             )
         threat = threat_model if threat_model is not None else ThreatModel()
         if not isinstance(threat, ThreatModel):

@@ -470,6 +470,10 @@ def test_bad_colluder_settings_are_refused(kwargs: dict[str, object]) -> None:
         {"noise_multiplier": 10**400},
         {"released": 3},
         {"curve_points": 10**9},
+        {"curve_points": 10**5000},
+        {"population": 10**5000},
+        {"population": -(10**5000)},
+        {"threat_model": "distributed"},
     ],
 )
 def test_bad_user_unit_fields_are_refused(kwargs: dict[str, object]) -> None:
@@ -660,6 +664,9 @@ def test_deeply_nested_dicts_are_refused_without_recursion() -> None:
         lambda d: d["ledger"]["entries"][0]["event"].update(noise_multiplier=10**400),
         lambda d: d.update(rounds=1),
         lambda d: d.update(title=["x"]),
+        lambda d: d.update(version=10**5000),
+        lambda d: d.update(population=-(10**5000)),
+        lambda d: d["threat_model"].update(n_min=10**5000),
     ],
 )
 def test_malformed_version_2_fields_are_refused(mutate: object) -> None:
