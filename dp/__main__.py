@@ -54,6 +54,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _show(value: object) -> str:
     """A bad value as it appears in a one-line error (long values cut short)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
