@@ -10,7 +10,8 @@ For d coordinates of ``bits``-bit signed integers and a squared-norm bound ``B =
 * leader: ``finish_prepare`` (decide) and ``collect``;
 * upload: the report's bytes against the bare encoded update (``d * bits / 8`` bytes, and
   ``4 d`` bytes, the uint32 words the masking backend sends), and the proof's share of it;
-* the soundness error bound (against a client making 2^40 XOF calls).
+* the soundness error bound (against a client making 2^40 XOF calls);
+* for Field64 with 3 proofs (the default configuration) and Field128 with 1 proof.
 
 Usage: ``python benchmarks/validated.py [--quick] [--json] [--sizes 1000,10000]``.
 """
@@ -43,10 +44,18 @@ def _timed(fn: Any, *args: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def measure(d: int, bits: int, repeats: int) -> dict[str, Any]:
+def measure(d: int, bits: int, repeats: int, field: str) -> dict[str, Any]:
     keys = HelperKeyPair()
     bound = d * 2**20
-    config = ValidatedConfig(length=d, bits=bits, norm_bound=bound, helper_public_key=keys.public)
+    proofs = 3 if field == "Field64" else 1
+    config = ValidatedConfig(
+        length=d,
+        bits=bits,
+        norm_bound=bound,
+        helper_public_key=keys.public,
+        field=field,
+        proofs=proofs,
+    )
     vdaf = config.vdaf
     vk = os.urandom(16)
     half = 1 << 10
@@ -71,6 +80,8 @@ def measure(d: int, bits: int, repeats: int) -> dict[str, Any]:
     bare = d * bits // 8
     return {
         "d": d,
+        "field": field,
+        "proofs": proofs,
         "bits": bits,
         "norm_bound": bound,
         "meas_len": flp.MEAS_LEN,
@@ -83,8 +94,8 @@ def measure(d: int, bits: int, repeats: int) -> dict[str, Any]:
         "bare_bytes": bare,
         "upload_ratio": size / bare,
         "upload_ratio_vs_uint32": size / (4 * d),
-        "proof_bytes": flp.PROOF_LEN * vdaf.field.ENCODED_SIZE,
-        "soundness_log2": soundness_bound(flp.valid, xof_queries=2**40).log2,
+        "proof_bytes": flp.PROOF_LEN * proofs * vdaf.field.ENCODED_SIZE,
+        "soundness_log2": soundness_bound(flp.valid, xof_queries=2**40, proofs=proofs).log2,
         "repeats": repeats,
     }
 
@@ -95,12 +106,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--sizes", default="", help="comma-separated d values")
     parser.add_argument("--bits", type=int, default=16)
+    parser.add_argument(
+        "--fields", default="Field64,Field128", help="Field64 (3 proofs) and/or Field128 (1)"
+    )
     args = parser.parse_args(argv)
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
     else:
         sizes = [10**3, 10**4] if args.quick else [10**3, 10**4, 10**5]
-    rows = [measure(d, args.bits, 3 if d <= 10**4 else 1) for d in sizes]
+    fields = args.fields.split(",")
+    rows = [measure(d, args.bits, 3 if d <= 10**4 else 1, f) for d in sizes for f in fields]
     if args.json:
         meta = {"python": platform.python_version(), "cpus": os.cpu_count()}
         json.dump({"meta": meta, "rows": rows}, sys.stdout, indent=1)
@@ -112,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     for r in rows:
         print(
-            f"{r['d']:>8} {r['client_s']:>9.3f} {r['leader_s']:>9.3f} {r['helper_s']:>9.3f} "
+            f"{r['d']:>8} {r['field']:>9} {r['client_s']:>9.3f} {r['leader_s']:>9.3f} "
+            f"{r['helper_s']:>9.3f} "
             f"{r['upload_bytes']:>10} {r['upload_ratio']:>7.1f} "
             f"{r['upload_ratio_vs_uint32']:>8.1f} "
             f"{r['soundness_log2']:>8.1f}"

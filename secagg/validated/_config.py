@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cached_property
 
-from secagg.errors import DeserializationError, InvalidArgument
-from secagg.validated._l2 import BOUNDED_L2_ID, BoundedL2
+from secagg.errors import DeserializationError, InsecureParameters, InvalidArgument
+from secagg.validated._field import Field64, Field128
+from secagg.validated._l2 import BOUNDED_L2_FIELD64_ID, BOUNDED_L2_ID, BoundedL2
 from secagg.validated._prio3 import Prio3
 from secagg.validated._seal import KEY_BYTES
+from secagg.validated._soundness import soundness_bound
 from secagg.validated._xof import VERSION as DRAFT_VERSION
 
-__all__ = ["ValidatedConfig", "DIGEST_BYTES"]
+__all__ = ["ValidatedConfig", "DIGEST_BYTES", "SOUNDNESS_TARGET_LOG2", "XOF_QUERIES"]
+
+SOUNDNESS_TARGET_LOG2 = -64
+"""Configurations whose soundness bound exceeds ``2^-64`` are refused unless opted in."""
+XOF_QUERIES = 2**40
+"""The offline work (XOF calls) we assume a malicious client can spend grinding one report."""
+_FIELDS = {"Field64": (Field64, BOUNDED_L2_FIELD64_ID), "Field128": (Field128, BOUNDED_L2_ID)}
 
 DIGEST_BYTES = 32
 _DOMAIN = b"fedcrypt/secagg-validated/config/v1"
+_LAYOUT = ">BIIIQBB"
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,12 @@ class ValidatedConfig:
         norm_bound: ``B``; the squared L2 norm of every accepted update is at most ``B``.
         helper_public_key: the helper's X25519 key (32 raw bytes) that clients seal to.
         round_number: the federated round; bound into every message and sealed share.
+        field: "Field64" (the default: vectorised ``uint64`` arithmetic, 8-byte elements) or
+            "Field128" (draft 07's single-proof choice, 16-byte elements).
+        proofs: how many independent proofs the client sends (draft 08's multiple proofs);
+            3 on Field64 and 1 on Field128 meet the ``2^-64`` target up to ``d = 10^6``.
+        allow_weak_soundness: accept a configuration whose soundness bound (against
+            ``2^40`` XOF calls) is above ``2^-64``; otherwise InsecureParameters.
     """
 
     length: int
@@ -41,7 +57,10 @@ class ValidatedConfig:
     norm_bound: int
     helper_public_key: bytes
     round_number: int = 0
-    _digest: bytes = field(init=False, repr=False, compare=False, default=b"")
+    field: str = "Field64"
+    proofs: int = 3
+    allow_weak_soundness: bool = False
+    _digest: bytes = dataclass_field(init=False, repr=False, compare=False, default=b"")
 
     def __post_init__(self) -> None:
         for name, value, low, high in (
@@ -55,7 +74,19 @@ class ValidatedConfig:
         key = self.helper_public_key
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:
             raise InvalidArgument("helper_public_key must be 32 bytes")
-        BoundedL2(self.length, self.bits, self.norm_bound)  # refuses parameters that wrap
+        if self.field not in _FIELDS:
+            raise InvalidArgument("field must be 'Field64' or 'Field128'")
+        if isinstance(self.proofs, bool) or not isinstance(self.proofs, int):
+            raise InvalidArgument("proofs must be an int")
+        if not 1 <= self.proofs < 256:
+            raise InvalidArgument("proofs must lie in [1, 256)")
+        valid = self._valid()  # refuses parameters that could wrap around the field
+        bound = soundness_bound(valid, xof_queries=XOF_QUERIES, proofs=self.proofs)
+        if bound.log2 > SOUNDNESS_TARGET_LOG2 and not self.allow_weak_soundness:
+            raise InsecureParameters(
+                f"soundness error 2^{bound.log2:.1f} exceeds 2^{SOUNDNESS_TARGET_LOG2}: "
+                "more proofs, Field128, or allow_weak_soundness=True"
+            )
         object.__setattr__(self, "_digest", hashlib.sha256(self.to_bytes()).digest())
 
     @property
@@ -63,42 +94,48 @@ class ValidatedConfig:
         """SHA-256 of the canonical encoding (domain, draft version, algorithm, fields)."""
         return self._digest
 
+    def _valid(self) -> BoundedL2:
+        field, _ = _FIELDS[self.field]
+        return BoundedL2(self.length, self.bits, self.norm_bound, field=field)
+
     @cached_property
     def vdaf(self) -> Prio3:
         """Prio3 over the bounded-L2 circuit of this configuration (two aggregators)."""
-        return Prio3(BoundedL2(self.length, self.bits, self.norm_bound), BOUNDED_L2_ID, 2)
+        _, algo = _FIELDS[self.field]
+        return Prio3(self._valid(), algo, 2, self.proofs)
 
     def to_bytes(self) -> bytes:
-        """Canonical, versioned encoding."""
+        """Canonical, versioned encoding (the algorithm id names the field)."""
+        _, algo = _FIELDS[self.field]
+        head = struct.pack(
+            _LAYOUT,
+            DRAFT_VERSION,
+            algo,
+            self.length,
+            self.bits,
+            self.round_number,
+            self.proofs,
+            int(self.allow_weak_soundness),
+        )
         return b"".join(
-            [
-                _DOMAIN,
-                struct.pack(
-                    ">BIIIQ",
-                    DRAFT_VERSION,
-                    BOUNDED_L2_ID,
-                    self.length,
-                    self.bits,
-                    self.round_number,
-                ),
-                self.norm_bound.to_bytes(12, "big"),
-                self.helper_public_key,
-            ]
+            [_DOMAIN, head, self.norm_bound.to_bytes(12, "big"), self.helper_public_key]
         )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ValidatedConfig:
         """Inverse of :meth:`to_bytes`; raises DeserializationError on anything else."""
-        size = len(_DOMAIN) + struct.calcsize(">BIIIQ") + 12 + KEY_BYTES
+        size = len(_DOMAIN) + struct.calcsize(_LAYOUT) + 12 + KEY_BYTES
         if not isinstance(data, bytes) or len(data) != size or not data.startswith(_DOMAIN):
             raise DeserializationError("not a validated-aggregation configuration")
         offset = len(_DOMAIN)
-        version, algo, length, bits, round_number = struct.unpack_from(">BIIIQ", data, offset)
-        if version != DRAFT_VERSION or algo != BOUNDED_L2_ID:
+        version, algo, length, bits, rnd, proofs, weak = struct.unpack_from(_LAYOUT, data, offset)
+        names = {a: name for name, (_, a) in _FIELDS.items()}
+        if version != DRAFT_VERSION or algo not in names or weak not in (0, 1):
             raise DeserializationError("configuration for another draft or algorithm")
-        offset += struct.calcsize(">BIIIQ")
+        offset += struct.calcsize(_LAYOUT)
         bound = int.from_bytes(data[offset : offset + 12], "big")
+        key = data[offset + 12 :]
         try:
-            return cls(length, bits, bound, data[offset + 12 :], round_number)
+            return cls(length, bits, bound, key, rnd, names[algo], proofs, bool(weak))
         except InvalidArgument as exc:
             raise DeserializationError(str(exc)) from exc

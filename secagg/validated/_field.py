@@ -133,16 +133,17 @@ class Field(abc.ABC):
         """``[base^start, base^(start+1), ..., base^(start+count-1)]``."""
         p = self.MODULUS
         base = int(base) % p
-        cur = pow(base, start, p)
-        out = [0] * count
-        for i in range(count):
-            out[i] = cur
-            cur = cur * base % p
-        if np.dtype(object) == self.DTYPE:
-            arr = np.empty(count, dtype=object)
-            arr[:] = out
-            return arr
-        return np.array(out, dtype=self.DTYPE)
+        # Doubling: [b^s .. b^(s+m-1)] then times b^m gives the next m: log2(count) passes.
+        out = self.zeros(count)
+        if count == 0:
+            return out
+        out[0] = pow(base, start, p)
+        have = 1
+        while have < count:
+            step = min(have, count - have)
+            out[have : have + step] = self.mul(out[:step], pow(base, have, p))
+            have += step
+        return out
 
     def root_of_unity(self, order: int) -> int:
         """A primitive root of unity of power-of-two ``order`` (``gen^(GEN_ORDER/order)``)."""

@@ -41,7 +41,13 @@ from secagg.validated._field import Field, Field128, FieldVec
 from secagg.validated._flp import Gadget, Mul, ParallelSum, PolyEval, Valid
 from secagg.validated._prio3 import Prio3
 
-__all__ = ["BoundedL2", "default_chunk_length", "prio3_bounded_l2", "BOUNDED_L2_ID"]
+__all__ = [
+    "BoundedL2",
+    "default_chunk_length",
+    "prio3_bounded_l2",
+    "BOUNDED_L2_ID",
+    "BOUNDED_L2_FIELD64_ID",
+]
 
 
 def default_chunk_length(n: int, degree: int = 2, arity: int = 2) -> int:
@@ -172,8 +178,23 @@ class BoundedL2(Valid):
 
 BOUNDED_L2_ID = 0xFFFF0001
 """Algorithm id of :func:`prio3_bounded_l2`, from the draft's private-use range (section 10)."""
+BOUNDED_L2_FIELD64_ID = 0xFFFF0002
+"""Algorithm id of the bounded-L2 circuit over Field64 (with several proofs)."""
 
 
-def prio3_bounded_l2(length: int, bits: int, norm_bound: int, shares: int = 2) -> Prio3:
-    """Prio3 over :class:`BoundedL2` (Field128, XofShake128, one proof)."""
-    return Prio3(BoundedL2(length, bits, norm_bound), BOUNDED_L2_ID, shares)
+def prio3_bounded_l2(
+    length: int,
+    bits: int,
+    norm_bound: int,
+    shares: int = 2,
+    *,
+    field: Field = Field128,
+    proofs: int = 1,
+) -> Prio3:
+    """Prio3 over :class:`BoundedL2` with XofShake128.
+
+    Field128 with one proof is draft 07's shape; Field64 with several proofs follows draft 08's
+    multiple proofs (binders prefixed with the number of proofs) on draft 07's XOF.
+    """
+    algo = BOUNDED_L2_ID if field is Field128 else BOUNDED_L2_FIELD64_ID
+    return Prio3(BoundedL2(length, bits, norm_bound, field=field), algo, shares, proofs)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from secagg.errors import DeserializationError, InvalidArgument
 from secagg.validated._circuits import Count, Histogram, Sum, SumVec
 from secagg.validated._errors import JointRandMismatch, VerificationFailed
@@ -96,16 +98,24 @@ class Prio3:
     VERIFY_KEY_SIZE = SEED_SIZE
     NONCE_SIZE = NONCE_SIZE
 
-    def __init__(self, valid: Valid, algo_id: int, shares: int = 2) -> None:
+    def __init__(self, valid: Valid, algo_id: int, shares: int = 2, proofs: int = 1) -> None:
         if isinstance(shares, bool) or not isinstance(shares, int) or not 2 <= shares < 256:
             raise InvalidArgument("Prio3 needs between 2 and 255 aggregators")
+        if isinstance(proofs, bool) or not isinstance(proofs, int) or not 1 <= proofs < 256:
+            raise InvalidArgument("Prio3 takes between 1 and 255 proofs")
         self.flp = FlpBBCGGI19(valid)
         self.field = valid.field
         self.ID = algo_id
         self.SHARES = shares
+        self.PROOFS = proofs
         self.uses_joint_rand = self.flp.JOINT_RAND_LEN > 0
         seeds = 1 + 2 * (shares - 1) + (shares if self.uses_joint_rand else 0)
         self.RAND_SIZE = SEED_SIZE * seeds
+
+    def _binder(self, rest: bytes) -> bytes:
+        # Draft 08 (section 7.2.5 there) prefixes byte(PROOFS) to these binders; with one
+        # proof we keep draft 07's binders exactly, so its test vectors still pass.
+        return (bytes([self.PROOFS]) + rest) if self.PROOFS > 1 else rest
 
     def dst(self, usage: int) -> bytes:
         """The domain separation tag of this VDAF for ``usage`` (draft 5, 6.2.3)."""
@@ -121,13 +131,21 @@ class Prio3:
     def helper_proof_share(self, agg_id: int, seed: bytes) -> FieldVec:
         """Expand a helper's proof share."""
         return XofShake128.expand_into_vec(
-            self.field, seed, self.dst(USAGE_PROOF_SHARE), bytes([agg_id]), self.flp.PROOF_LEN
+            self.field,
+            seed,
+            self.dst(USAGE_PROOF_SHARE),
+            self._binder(bytes([agg_id])),
+            self.flp.PROOF_LEN * self.PROOFS,
         )
 
     def prove_rand(self, seed: bytes) -> FieldVec:
         """The prover randomness."""
         return XofShake128.expand_into_vec(
-            self.field, seed, self.dst(USAGE_PROVE_RANDOMNESS), b"", self.flp.PROVE_RAND_LEN
+            self.field,
+            seed,
+            self.dst(USAGE_PROVE_RANDOMNESS),
+            self._binder(b""),
+            self.flp.PROVE_RAND_LEN * self.PROOFS,
         )
 
     def query_rand(self, verify_key: bytes, nonce: bytes) -> FieldVec:
@@ -136,8 +154,8 @@ class Prio3:
             self.field,
             verify_key,
             self.dst(USAGE_QUERY_RANDOMNESS),
-            nonce,
-            self.flp.QUERY_RAND_LEN,
+            self._binder(nonce),
+            self.flp.QUERY_RAND_LEN * self.PROOFS,
         )
 
     def joint_rand_part(
@@ -156,7 +174,11 @@ class Prio3:
     def joint_rand(self, seed: bytes) -> FieldVec:
         """The joint randomness from its seed."""
         return XofShake128.expand_into_vec(
-            self.field, seed, self.dst(USAGE_JOINT_RANDOMNESS), b"", self.flp.JOINT_RAND_LEN
+            self.field,
+            seed,
+            self.dst(USAGE_JOINT_RANDOMNESS),
+            self._binder(b""),
+            self.flp.JOINT_RAND_LEN * self.PROOFS,
         )
 
     # -- sharding (draft 7.2.1) ---------------------------------------------------------
@@ -204,7 +226,17 @@ class Prio3:
         else:
             leader_blind, k_prove = None, rest[0]
             joint_rand = f.zeros(0)
-        proof = flp.prove(meas, self.prove_rand(k_prove), joint_rand)
+        prove_rand = self.prove_rand(k_prove)
+        proof = np.concatenate(
+            [
+                flp.prove(
+                    meas,
+                    prove_rand[i * flp.PROVE_RAND_LEN : (i + 1) * flp.PROVE_RAND_LEN],
+                    joint_rand[i * flp.JOINT_RAND_LEN : (i + 1) * flp.JOINT_RAND_LEN],
+                )
+                for i in range(self.PROOFS)
+            ]
+        )
         for j, hs in enumerate(helpers):
             proof = f.sub(proof, self.helper_proof_share(j + 1, hs[1]))
         shares: list[InputShare] = [LeaderShare(leader_meas, proof, leader_blind)]
@@ -255,8 +287,19 @@ class Prio3:
             parts[agg_id] = part
             corrected = self.joint_rand_seed(parts)
             joint_rand = self.joint_rand(corrected)
-        verifier = self.flp.query(
-            meas, proof, self.query_rand(verify_key, nonce), joint_rand, self.SHARES
+        flp = self.flp
+        query_rand = self.query_rand(verify_key, nonce)
+        verifier = np.concatenate(
+            [
+                flp.query(
+                    meas,
+                    proof[i * flp.PROOF_LEN : (i + 1) * flp.PROOF_LEN],
+                    query_rand[i * flp.QUERY_RAND_LEN : (i + 1) * flp.QUERY_RAND_LEN],
+                    joint_rand[i * flp.JOINT_RAND_LEN : (i + 1) * flp.JOINT_RAND_LEN],
+                    self.SHARES,
+                )
+                for i in range(self.PROOFS)
+            ]
         )
         return PrepState(out_share, corrected), PrepShare(verifier, part)
 
@@ -264,14 +307,15 @@ class Prio3:
         """Combine the prep shares; raises VerificationFailed if the proof rejects."""
         if len(prep_shares) != self.SHARES:
             raise InvalidArgument(f"expected {self.SHARES} prep shares")
-        f = self.field
-        verifier = f.zeros(self.flp.VERIFIER_LEN)
+        f, size = self.field, self.flp.VERIFIER_LEN
+        verifier = f.zeros(size * self.PROOFS)
         for share in prep_shares:
-            if len(share.verifier) != self.flp.VERIFIER_LEN:
+            if len(share.verifier) != size * self.PROOFS:
                 raise InvalidArgument("verifier share of the wrong length")
             verifier = f.add(verifier, share.verifier)
-        if not self.flp.decide(verifier):
-            raise VerificationFailed("the proof of validity does not verify")
+        for i in range(self.PROOFS):  # every proof must verify (draft 08, multiple proofs)
+            if not self.flp.decide(verifier[i * size : (i + 1) * size]):
+                raise VerificationFailed("the proof of validity does not verify")
         if not self.uses_joint_rand:
             return None
         parts = [s.joint_rand_part for s in prep_shares]
@@ -324,7 +368,7 @@ class Prio3:
         blind_len = SEED_SIZE if self.uses_joint_rand else 0
         if agg_id == 0:
             size = self.field.ENCODED_SIZE
-            m, p = self.flp.MEAS_LEN * size, self.flp.PROOF_LEN * size
+            m, p = self.flp.MEAS_LEN * size, self.flp.PROOF_LEN * self.PROOFS * size
             if len(data) != m + p + blind_len:
                 raise DeserializationError("leader input share of the wrong length")
             return LeaderShare(
@@ -346,7 +390,7 @@ class Prio3:
 
     def decode_prep_share(self, data: bytes) -> PrepShare:
         """Inverse of :meth:`encode_prep_share`."""
-        v = self.flp.VERIFIER_LEN * self.field.ENCODED_SIZE
+        v = self.flp.VERIFIER_LEN * self.PROOFS * self.field.ENCODED_SIZE
         extra = SEED_SIZE if self.uses_joint_rand else 0
         if len(data) != v + extra:
             raise DeserializationError("prep share of the wrong length")

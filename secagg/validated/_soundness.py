@@ -9,7 +9,13 @@ vdaf-07 section 9, "Security Considerations"):
   own shares by Fiat-Shamir, so an *adaptive* client can re-randomise its shares and try again
   offline: each XOF evaluation is one more try, hence the factor ``xof_queries``.
 
-The bound for one report is ``xof_queries * circuit_error + flp_error``.
+The bound for one report with one proof is ``Q * circuit_error + flp_error`` (``Q`` the XOF
+queries). With ``k`` proofs (draft-irtf-cfrg-vdaf-08 section 7.1.1, "Multiple proofs"), each
+with its own joint randomness and query point, a report passes only if every proof does; proof
+``i`` passes only if its circuit vanishes at ``r_i`` (probability ``c``, which grinding
+multiplies by ``Q``) or its gadget check is fooled at ``t_i`` (probability ``f``, not
+grindable). Summing over which proofs are passed by the circuit gives
+``Q * ((c + f)^k - f^k) + f^k``, which is the one-proof bound at ``k = 1``.
 """
 
 from __future__ import annotations
@@ -30,11 +36,14 @@ class SoundnessBound:
     flp: Fraction
     circuit: Fraction
     xof_queries: int
+    proofs: int = 1
 
     @property
     def total(self) -> Fraction:
-        """``xof_queries * circuit + flp``."""
-        return self.xof_queries * self.circuit + self.flp
+        """``Q * ((circuit + flp)^k - flp^k) + flp^k`` for ``k`` proofs and ``Q`` queries."""
+        k = self.proofs
+        both = (self.circuit + self.flp) ** k
+        return self.xof_queries * (both - self.flp**k) + self.flp**k
 
     @property
     def log2(self) -> float:
@@ -43,6 +52,9 @@ class SoundnessBound:
         return math.log2(t) if t else -math.inf
 
 
-def soundness_bound(valid: Valid, *, xof_queries: int = 2**40) -> SoundnessBound:
-    """The soundness error of one report against a client making ``xof_queries`` XOF calls."""
-    return SoundnessBound(flp_error(valid), valid.circuit_error(), xof_queries)
+def soundness_bound(valid: Valid, *, xof_queries: int = 2**40, proofs: int = 1) -> SoundnessBound:
+    """The soundness error of one report.
+
+    For ``proofs`` proofs, against a client making ``xof_queries`` XOF calls.
+    """
+    return SoundnessBound(flp_error(valid), valid.circuit_error(), xof_queries, proofs)

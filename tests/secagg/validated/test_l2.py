@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from secagg.errors import DeserializationError, InvalidArgument, InvalidProof
 from secagg.validated import (
     BoundedL2,
+    Field64,
     JointRandMismatch,
     LeaderShare,
     Prio3,
@@ -225,3 +226,48 @@ def test_soundness_error_meets_the_target() -> None:
         bound = soundness_bound(BoundedL2(length, 16, length * 2**20), xof_queries=2**40)
         assert bound.log2 <= -64
     assert soundness_bound(VALID, xof_queries=1).log2 < -110
+
+
+# -- Field64 with several proofs (draft 08's multiple proofs on draft 07's XOF) -------------
+VDAF64 = prio3_bounded_l2(LENGTH, BITS, BOUND, field=Field64, proofs=3)
+VALID64 = VDAF64.flp.valid
+assert isinstance(VALID64, BoundedL2)
+
+
+def test_field64_multiproof_accepts_and_sums() -> None:
+    key = os.urandom(16)
+    x = [3, -4, 1, 0, -2, 2]
+    nonce, public, shares = shard(VDAF64, x)
+    assert VDAF64.unshard(run(VDAF64, public, shares, nonce, key), 1) == x
+    assert len(shares[0].proof) == 3 * VDAF64.flp.PROOF_LEN
+
+
+@pytest.mark.parametrize("proof", [0, 1, 2])
+def test_field64_every_proof_counts(proof: int) -> None:
+    nonce, public, shares = shard(VDAF64, [1, 2, 3, 0, 0, 0])
+    leader = shares[0]
+    bad = leader.proof.copy()
+    i = proof * VDAF64.flp.PROOF_LEN + 1
+    bad[i] = Field64.scalar(int(bad[i]) + 1)
+    shares[0] = LeaderShare(leader.meas, bad, leader.blind)
+    with pytest.raises(VerificationFailed):
+        run(VDAF64, public, shares, nonce, os.urandom(16))
+
+
+def test_field64_invalid_updates_are_rejected() -> None:
+    over = encoding(VALID64, [6, 2, 1, 0, 0, 0], (BOUND - 41) % (1 << VALID64.slack_bits))
+    not_bit = encoding(VALID64, [1, 0, 0, 0, 0, 0], BOUND - 1)
+    not_bit[0] = 2
+    for meas in (over, not_bit):
+        nonce, public, shares = malicious(VDAF64, meas)
+        with pytest.raises(InvalidProof):
+            run(VDAF64, public, shares, nonce, os.urandom(16))
+
+
+def test_multiproof_soundness_bound() -> None:
+    valid = BoundedL2(10**5, 16, 10**5 * 2**20, field=Field64)
+    one, three = (soundness_bound(valid, proofs=k) for k in (1, 3))
+    assert one.log2 > -10  # one Field64 proof is useless against grinding
+    assert three.log2 <= -90
+    # k = 1 reduces to Q * circuit + flp.
+    assert one.total == one.xof_queries * one.circuit + one.flp

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secagg.errors import DecryptionFailure, DeserializationError, InvalidArgument, ProtocolError
+from secagg.errors import (
+    DecryptionFailure,
+    DeserializationError,
+    InsecureParameters,
+    InvalidArgument,
+    ProtocolError,
+)
 from secagg.validated import (
     AggregatorMismatch,
     Client,
@@ -33,6 +39,8 @@ from .strategies import signed_updates
 KEYS = HelperKeyPair()
 CONFIG = ValidatedConfig(length=8, bits=8, norm_bound=2000, helper_public_key=KEYS.public)
 VALID = CONFIG.vdaf.flp.valid
+SIZE = CONFIG.vdaf.field.ENCODED_SIZE
+PROOFS = CONFIG.vdaf.PROOFS
 
 
 def run_round(
@@ -92,7 +100,7 @@ def fresh() -> Report:
 
 def flip_proof_byte(report: Report, element: int) -> Report:
     share = bytearray(report.leader_share)
-    share[VALID.MEAS_LEN * 16 + element * 16] ^= 1  # low byte of a proof element
+    share[(VALID.MEAS_LEN + element) * SIZE] ^= 1  # low byte of a proof element
     return replace(report, leader_share=bytes(share))
 
 
@@ -132,14 +140,15 @@ def test_malicious_clients_are_left_out_with_their_reason() -> None:
 
 
 def test_malformed_proof_with_fresh_nonce_is_invalid() -> None:
-    for element in (0, 3, VALID.proof_len() - 1):  # a wire seed, a coefficient, the last
+    last = VALID.proof_len() * PROOFS - 1
+    for element in (0, 3, VALID.proof_len() + 1, last):  # seeds, coefficients, proof 2, last
         result, _, _ = run_round([flip_proof_byte(fresh(), element)])
         assert [r.reason for r in result.rejected] == [RejectReason.INVALID]
 
 
 def test_unreduced_field_element_is_malformed() -> None:
     report = Client(CONFIG).report([1] * 8)
-    share = report.leader_share[:-32] + b"\xff" * 16 + report.leader_share[-16:]
+    share = report.leader_share[: -16 - SIZE] + b"\xff" * SIZE + report.leader_share[-16:]
     result, _, _ = run_round([replace(report, leader_share=share)])
     assert [r.reason for r in result.rejected] == [RejectReason.MALFORMED]
 
@@ -237,3 +246,22 @@ def test_a_query_point_on_a_root_of_unity_rejects_instead_of_aborting(
     monkeypatch.setattr(vdaf, "query_rand", lambda key, nonce: ones)
     result, _, _ = run_round([fresh()])
     assert [r.reason for r in result.rejected] == [RejectReason.INVALID]
+
+
+def test_configurations_below_the_soundness_target_are_refused() -> None:
+    with pytest.raises(InsecureParameters):
+        ValidatedConfig(8, 8, 2000, KEYS.public, field="Field64", proofs=1)
+    weak = ValidatedConfig(8, 8, 2000, KEYS.public, proofs=1, allow_weak_soundness=True)
+    assert ValidatedConfig.from_bytes(weak.to_bytes()) == weak
+    strong = ValidatedConfig(8, 8, 2000, KEYS.public, field="Field128", proofs=1)
+    assert ValidatedConfig.from_bytes(strong.to_bytes()) == strong
+    assert strong.digest != CONFIG.digest
+    with pytest.raises(InvalidArgument):
+        ValidatedConfig(8, 8, 2000, KEYS.public, field="Field32")
+
+
+def test_a_field128_round() -> None:
+    config = ValidatedConfig(8, 8, 2000, KEYS.public, field="Field128", proofs=1)
+    updates = [[1, 2, 3, 4, 5, 6, 7, 8], [-8, 0, 0, 0, 0, 0, 0, 1]]
+    result, _, _ = run_round([Client(config).report(u) for u in updates], config)
+    assert result.sum == [sum(c) for c in zip(*updates, strict=True)]
