@@ -134,6 +134,17 @@ def _walk(event: DpEvent) -> list[DpEvent]:
     return out
 
 
+def _is_sampled(event: DpEvent) -> bool:
+    """Whether every mechanism in ``event`` runs on a sample (Poisson or fixed-size)."""
+    if isinstance(event, PoissonSampled | SampledWithoutReplacement):
+        return True
+    if isinstance(event, SelfComposed):
+        return _is_sampled(event.event)
+    if isinstance(event, Composed):
+        return all(_is_sampled(inner) for inner in event.events)
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Accounting:
     """What the accountants said about a ledger.

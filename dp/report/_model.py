@@ -27,7 +27,14 @@ from dp.events import (
 )
 from dp.neighbouring import Neighbouring, check_neighbouring
 from dp.report import _plot, _render
-from dp.report._accounting import MAX_CURVE_POINTS, MAX_ROUNDS, _check_ledger, _walk, account
+from dp.report._accounting import (
+    MAX_CURVE_POINTS,
+    MAX_ROUNDS,
+    _check_ledger,
+    _is_sampled,
+    _walk,
+    account,
+)
 
 __all__ = [
     "REPORT_FORMAT_VERSION",
@@ -436,6 +443,15 @@ class PrivacyReport:
                     "PLD accountant has no sound pair for it)"
                 )
             out.append(f"The ledger holds fixed-size cohorts ({sizes}); they are accounted {how}.")
+        unsampled = not all(_is_sampled(event) for event, _ in self.ledger)
+        if unsampled and self.sampling == "fixed_size" and self.neighbouring == "add_remove":
+            out.append(
+                "Participants were selected as fixed-size cohorts but some rounds are "
+                "accounted without sampling, at one participant's sensitivity: under "
+                "add/remove an added participant that is selected displaces another, moving "
+                "the sum by up to twice the clip norm, so those rounds may be understated. "
+                "Account them with SampledWithoutReplacement."
+            )
         if poisson and self.sampling in ("fixed_size", "shuffled"):
             out.append(
                 f"Participants were selected by {self.sampling.replace('_', '-')} sampling "

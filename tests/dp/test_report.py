@@ -725,3 +725,17 @@ def test_the_reported_epsilon_is_the_smaller_upper_bound() -> None:
     assert report.epsilon < math.inf
     if report.epsilon_pld is not None and report.epsilon_pld > report.epsilon_rdp:
         assert any("looser than the RDP bound" in w for w in report.warnings)
+
+
+def test_fixed_size_cohorts_accounted_without_sampling_warn_under_add_remove() -> None:
+    # A displaced participant moves the sum by up to 2C; Gaussian(z) at C understates it.
+    ledger = [(dp.Gaussian(2.0), 5)]
+    report = PrivacyReport.from_ledger(ledger, delta=1e-5, sampling="fixed_size", **FIXED)
+    assert any("displaces another" in w and "understated" in w for w in report.warnings)
+    zero = PrivacyReport.from_ledger(
+        ledger, delta=1e-5, sampling="fixed_size", neighbouring="zero_out", **FIXED
+    )
+    assert not any("displaces another" in w for w in zero.warnings)
+    wor = dp.SampledWithoutReplacement(100, 10, dp.Gaussian(2.0))
+    honest = PrivacyReport.from_ledger([(wor, 5)], delta=1e-5, sampling="fixed_size", **FIXED)
+    assert not any("understated" in w for w in honest.warnings)
