@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dp
 from dp.__main__ import main
@@ -602,3 +606,41 @@ def test_calibrate_refuses_what_it_cannot_calibrate(
     assert code == 2, err
     assert out == ""
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_trillion_steps_in_a_subprocess_use_bounded_memory() -> None:
+    import resource
+
+    start = time.perf_counter()
+    out = _run(
+        "report", "--sampling-rate", "0.01", "--noise-multiplier", "1.1", "--steps",
+        str(10**12), "--delta", "1e-5", "--format", "json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert time.perf_counter() - start < 60
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    assert peak_kib < 1_000_000  # the old CLI built a list of 10^12 entries
+    assert PrivacyReport.from_json(out.stdout).rounds == 10**12
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    population=st.integers(min_value=20, max_value=100_000),
+    fraction=st.floats(min_value=0.001, max_value=0.5),
+    z=st.floats(min_value=0.6, max_value=4.0),
+    steps=st.integers(min_value=1, max_value=2000),
+)
+def test_cli_fixed_size_epsilon_is_never_below_the_displacement_lower_bound(
+    population: int, fraction: float, z: float, steps: int
+) -> None:
+    sample_size = max(1, int(population * fraction))
+    argv = ["report", "--sampling", "fixed_size", "--population", str(population),
+            "--sample-size", str(sample_size), "--noise-multiplier", repr(z), "--steps",
+            str(steps), "--delta", "1e-6", "--format", "json", "--curve-points", "2"]  # fmt: skip
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(argv) == 0
+    report = PrivacyReport.from_json(buffer.getvalue())
+    pair = dp.PoissonSampled(sample_size / (population + 1), dp.Gaussian(z / 2))
+    lower = dp.PldAccountant().compose(pair, steps).get_epsilon(1e-6, bound="lower")
+    assert report.epsilon >= lower
