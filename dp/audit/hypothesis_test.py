@@ -97,6 +97,12 @@ def _errors_at(
     return fp, fn
 
 
+def _interleave(
+    errors: tuple[int, int], negatives: int, positives: int
+) -> tuple[int, int, int, int]:
+    return errors[0], negatives, errors[1], positives
+
+
 def audit_samples(
     statistics_0: ArrayLike,
     statistics_1: ArrayLike,
@@ -131,17 +137,27 @@ def audit_samples(
     pick1, keep1 = np.sort(s1[:cut1]), np.sort(s1[cut1:])
     pooled = np.concatenate([pick0, pick1])
     candidates = np.unique(np.quantile(pooled, np.linspace(0.0, 1.0, _THRESHOLDS)))
+    # The best threshold on the selection half; among equally good ones (a plateau, e.g.
+    # perfectly separated samples) the middle one, so the held-out half is not judged at
+    # the plateau's edge.
     best, choice = -1.0, (float(candidates[0]), 1.0)
     for sign in (1.0, -1.0):
         a, b = (pick0, pick1) if sign > 0 else (np.sort(-pick0), np.sort(-pick1))
-        for threshold in candidates:
-            t = float(sign * threshold)
-            fp, fn = _errors_at(a, b, t)
-            value = epsilon_from_error_counts(
-                fp, a.size, fn, b.size, delta=delta, confidence=confidence
-            )
-            if value > best:
-                best, choice = value, (t, sign)
+        thresholds = sign * candidates
+        values = np.array(
+            [
+                epsilon_from_error_counts(
+                    *_interleave(_errors_at(a, b, float(t)), a.size, b.size),
+                    delta=delta,
+                    confidence=confidence,
+                )
+                for t in thresholds
+            ]
+        )
+        top = float(values.max())
+        if top > best:
+            plateau = np.flatnonzero(values >= top - 1e-12)
+            best, choice = top, (float(thresholds[plateau[plateau.size // 2]]), sign)
     t, sign = choice
     a, b = (keep0, keep1) if sign > 0 else (np.sort(-keep0), np.sort(-keep1))
     fp, fn = _errors_at(a, b, t)
