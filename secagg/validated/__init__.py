@@ -8,8 +8,12 @@ verifier shares, decide, and add up only valid shares. Neither aggregator alone 
 about a measurement but its validity.
 
 Draft 07 is followed exactly (it is the newest version whose XOF, SHAKE128, ``hashlib``
-provides) and its published test vectors pass (tests/vectors/vdaf07/). Raw primitives (the
-FLP, gadgets, circuits, XOF, NTT) are in :mod:`secagg.validated.hazmat`.
+provides) and its published test vectors pass (tests/vectors/vdaf07/); the bounded-L2
+configurations add draft 08's multiple proofs (Field64 with 3 proofs by default). The parties
+(:class:`Client`, :class:`Leader`, :class:`Helper`) are pure state machines exchanging
+versioned messages; see docs/secagg/validated.md for the call sequence and the soundness
+error. Raw primitives (the FLP, gadgets, circuits, XOF, NTT) are in
+:mod:`secagg.validated.hazmat`.
 """
 
 from __future__ import annotations

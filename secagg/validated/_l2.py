@@ -12,7 +12,7 @@ any integer, not a power of two. PINE (Rothblum, Omri, Chen, Talwar 2023;
 draft-chen-cfrg-vdaf-pine) would avoid the per-entry bits with wraparound checks; it is the
 next step (docs/secagg/validated.md).
 
-The circuit (over Field128) is ``r1 * range + r1^2 * norm`` with
+The circuit (over Field64 with several proofs, or Field128) is ``r1 * range + r1^2 * norm`` with
 
 * ``range = sum_k r0^(k+1) b_k (b_k - 1)`` over every bit (a ``ParallelSum(Mul)`` gadget, as
   SumVec in draft-irtf-cfrg-vdaf-07 section 7.4.3), and
@@ -67,7 +67,7 @@ def default_chunk_length(n: int, degree: int = 2, arity: int = 2) -> int:
 
 
 class BoundedL2(Valid):
-    """Signed ``bits``-bit coordinates with ``||v||^2 <= norm_bound`` (Field128)."""
+    """Signed ``bits``-bit coordinates with ``||v||^2 <= norm_bound`` (Field128 by default)."""
 
     def __init__(
         self,
