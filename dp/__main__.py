@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 PROG = "fedcrypt-dp"
 EXIT_USAGE = 2
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 32 * 1024 * 1024
 """Largest settings or ledger file read."""
 
 MAX_COUNT = 2**53

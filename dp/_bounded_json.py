@@ -21,13 +21,23 @@ import numpy as np
 
 from dp.errors import SerializationError
 
-__all__ = ["MAX_DEPTH", "MAX_BYTES", "MAX_INT_DIGITS", "loads_bounded", "check_depth"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_BYTES",
+    "MAX_CONTAINERS",
+    "MAX_INT_DIGITS",
+    "loads_bounded",
+    "check_depth",
+]
 
-MAX_BYTES = 64 * 1024 * 1024
-"""Largest JSON text read (64 MiB: a report with a ledger of about half a million entries)."""
+MAX_BYTES = 32 * 1024 * 1024
+"""Largest JSON text read (32 MiB: a report whose ledger has ~100,000 distinct entries)."""
 
 MAX_DEPTH = 64
 """Deepest nesting of arrays and objects accepted (a report with nested events needs ~15)."""
+
+MAX_CONTAINERS = 1_000_000
+"""Most arrays and objects in one text (each costs a Python object when parsed)."""
 
 MAX_INT_DIGITS = 40
 """Longest integer literal accepted; every legitimate count or size fits in far fewer."""
@@ -37,17 +47,29 @@ _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKETS = str.maketrans("", "", "".join(chr(c) for c in range(128) if chr(c) not in "[]{}"))
 
 
-def _max_depth(text: str) -> int:
-    """The deepest bracket nesting of ``text`` outside string literals (0 for a scalar)."""
+def _structure(text: str) -> tuple[int, int]:
+    """The deepest bracket nesting outside string literals, and the containers opened.
+
+    Returns ``(depth, containers)``: 0 depth for a scalar; the number of arrays and
+    objects the text opens.
+    """
     structure = _STRING.sub("", text)
     # Keep only ASCII brackets; non-ASCII characters can only sit inside strings in JSON
     # (elsewhere the parser refuses them), so dropping them is harmless here.
     brackets = structure.encode("ascii", "ignore").decode("ascii").translate(_BRACKETS)
-    if not brackets:
-        return 0
     codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
-    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1).astype(np.int64)
-    return int(np.max(np.cumsum(steps)))
+    deepest = level = opened = 0
+    for start in range(0, codes.size, _CHUNK):  # chunks keep the temporaries small
+        chunk = codes[start : start + _CHUNK]
+        opens = (chunk == ord("[")) | (chunk == ord("{"))
+        opened += int(np.count_nonzero(opens))
+        running = np.cumsum(np.where(opens, 1, -1).astype(np.int32), dtype=np.int64) + level
+        deepest = max(deepest, int(running.max()))
+        level = int(running[-1])
+    return deepest, opened
+
+
+_CHUNK = 1 << 20
 
 
 def _parse_int(literal: str) -> int:
@@ -87,8 +109,9 @@ def loads_bounded(
 
     Raises:
         SerializationError: not UTF-8, larger than ``max_bytes``, nested deeper than
-            :data:`MAX_DEPTH`, not JSON, a non-finite number, an integer literal longer
-            than :data:`MAX_INT_DIGITS` digits, or a duplicate key.
+            :data:`MAX_DEPTH`, more than :data:`MAX_CONTAINERS` arrays and objects, not
+            JSON, a non-finite number, an integer literal longer than
+            :data:`MAX_INT_DIGITS` digits, or a duplicate key.
     """
     if isinstance(data, bytes | bytearray):
         if len(data) > max_bytes:
@@ -103,9 +126,13 @@ def loads_bounded(
             raise SerializationError(f"{what} is {len(text)} characters, over the limit")
     else:
         raise SerializationError(f"{what} must be str or bytes, got {type(data).__name__}")
-    depth = _max_depth(text)
+    depth, containers = _structure(text)
     if depth > MAX_DEPTH:
         raise SerializationError(f"{what} is nested {depth} deep, over the limit of {MAX_DEPTH}")
+    if containers > MAX_CONTAINERS:
+        raise SerializationError(
+            f"{what} holds {containers} arrays and objects, over the limit of {MAX_CONTAINERS}"
+        )
     try:
         return json.loads(
             text,

@@ -739,3 +739,12 @@ def test_fixed_size_cohorts_accounted_without_sampling_warn_under_add_remove() -
     wor = dp.SampledWithoutReplacement(100, 10, dp.Gaussian(2.0))
     honest = PrivacyReport.from_ledger([(wor, 5)], delta=1e-5, sampling="fixed_size", **FIXED)
     assert not any("understated" in w for w in honest.warnings)
+
+
+def test_huge_report_texts_are_refused_before_parsing() -> None:
+    start = time.perf_counter()
+    with pytest.raises(SerializationError, match="arrays and objects"):
+        PrivacyReport.from_json("[" + "[1]," * 2_000_000 + "[1]]")
+    with pytest.raises(SerializationError, match="limit"):
+        PrivacyReport.from_json(b" " * (33 * 1024 * 1024))
+    assert time.perf_counter() - start < 10
