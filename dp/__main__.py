@@ -31,6 +31,9 @@ EXIT_USAGE = 2
 MAX_FILE_BYTES = 32 * 1024 * 1024
 """Largest settings or ledger file read."""
 
+MAX_TOML_BYTES = 1024 * 1024
+"""Largest TOML settings file read (the pure-Python parser takes ~2 s per MiB)."""
+
 MAX_COUNT = 2**53
 """Largest step count, population or cohort size accepted (exact in a float)."""
 
@@ -295,8 +298,14 @@ def _load_toml(path: str) -> object:
     from dp._bounded_json import check_depth
     from dp.errors import SerializationError
 
+    raw = _read_bytes(path)
+    if len(raw) > MAX_TOML_BYTES:
+        raise CliError(
+            f"{path} is larger than {MAX_TOML_BYTES} bytes of TOML (the parser is slow): "
+            "give a large ledger as a JSON ledger_file"
+        )
     try:
-        text = _read_bytes(path).decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CliError(f"{path} is not UTF-8 text (byte {exc.start})") from None
     try:
