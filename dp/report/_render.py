@@ -137,9 +137,9 @@ def curve_header(report: PrivacyReport) -> tuple[str, ...]:
 
 def to_markdown(report: PrivacyReport) -> str:
     """A Markdown report (tables for the summary, the mechanisms and the curve)."""
-    lines = [f"# {report.title}", ""]
+    lines = [f"# {_one_line(report.title)}", ""]
     lines += ["| quantity | value |", "| --- | --- |"]
-    lines += [f"| {k} | {v} |" for k, v in summary_rows(report)]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in summary_rows(report)]
     lines += ["", "## Threat model", "", report.threat_model.describe(), ""]
     lines += ["## Mechanisms", "", "| rounds | mechanism |", "| --- | --- |"]
     lines += [f"| {n} | `{d}` |" for n, d in mechanism_rows(report)]
@@ -148,8 +148,18 @@ def to_markdown(report: PrivacyReport) -> str:
     lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in curve_rows(report)]
     lines += ["", "## Warnings", ""]
-    lines += [f"- {w}" for w in report.warnings] if report.warnings else ["None."]
+    lines += [f"- {_one_line(w)}" for w in report.warnings] if report.warnings else ["None."]
     return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    """User text on one line (a newline would end a heading, a list item or a row)."""
+    return " ".join(text.split())
+
+
+def _cell(text: str) -> str:
+    """User text as one Markdown table cell (pipes escaped)."""
+    return _one_line(text).replace("|", "\\|")
 
 
 def to_table(report: PrivacyReport) -> str:

@@ -748,3 +748,18 @@ def test_huge_report_texts_are_refused_before_parsing() -> None:
     with pytest.raises(SerializationError, match="limit"):
         PrivacyReport.from_json(b" " * (33 * 1024 * 1024))
     assert time.perf_counter() - start < 10
+
+
+def test_user_text_cannot_break_the_markdown_tables() -> None:
+    report = PrivacyReport.from_ledger(
+        [(dp.Gaussian(2.0), 1)],
+        delta=1e-5,
+        released="sums | and\n| forged | row |",
+        title="Run\n# injected heading",
+        tight=False,
+        **FIXED,
+    )
+    markdown = report.to_markdown()
+    assert "| released | sums \\| and \\| forged \\| row \\| |" in markdown
+    assert "\n# injected heading" not in markdown
+    assert markdown.startswith("# Run # injected heading\n")
