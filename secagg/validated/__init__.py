@@ -51,10 +51,13 @@ from secagg.validated._prio3 import (
     prio3_sumvec,
 )
 from secagg.validated._seal import HelperKeyPair
+from secagg.validated._simulate import SimulatedRound, run_round
 from secagg.validated._soundness import SoundnessBound, soundness_bound
 
 __all__ = [
     "ValidatedConfig",
+    "run_round",
+    "SimulatedRound",
     "Client",
     "Leader",
     "Helper",

@@ -265,3 +265,21 @@ def test_a_field128_round() -> None:
     updates = [[1, 2, 3, 4, 5, 6, 7, 8], [-8, 0, 0, 0, 0, 0, 0, 1]]
     result, _, _ = run_round([Client(config).report(u) for u in updates], config)
     assert result.sum == [sum(c) for c in zip(*updates, strict=True)]
+
+
+def test_run_round_reports_the_traffic() -> None:
+    from secagg.validated import run_round as simulate
+
+    updates = [[1, -1, 2, -2], [3, 0, 0, 0]]
+    sim = simulate(updates, bits=4, norm_bound=20, extra_reports=[b"junk"])
+    assert sim.result.sum == [4, -1, 2, -2]
+    assert [r.reason for r in sim.result.rejected] == [RejectReason.MALFORMED]
+    vdaf = sim.config.vdaf
+    leader_share = (vdaf.flp.MEAS_LEN + vdaf.flp.PROOF_LEN * vdaf.PROOFS) * 8 + 16
+    assert sim.upload_bytes[0] > leader_share  # plus framing, public share, sealed seeds
+    assert sim.upload_bytes[0] < leader_share + 256  # 202 bytes of framing, keys and tags
+    assert sim.request_bytes > 0
+    assert sim.response_bytes > 0
+    assert sim.aggregate_bytes > 0
+    with pytest.raises(InvalidArgument):
+        simulate([], bits=4, norm_bound=20)
