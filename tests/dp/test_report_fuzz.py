@@ -252,3 +252,43 @@ def test_settings_with_hostile_values_run_or_fail_in_one_line(
     config = tmp_path / "run.json"
     config.write_text(text)
     _cli(["report", "--config", str(config), "--no-pld", "--format", "json"], capsys)
+
+
+_FLAG_VALUES = {
+    "--sampling-rate": ["0.01", "1", "1.5", "0", "1e-300", "nan", "0.5"],
+    "--noise-multiplier": ["1", "1e-300", "1e300", "0.5", "-1", "x"],
+    "--steps": ["1", "1000", "1000000000000", "0", str(2**53), str(2**53 + 1)],
+    "--delta": ["1e-5", "0.5", "1", "1e-300", "0"],
+    "--population": ["2", "100", "60000", "1", str(2**53)],
+    "--sample-size": ["1", "10", "100", "60001"],
+    "--sampling": ["poisson", "fixed_size", "shuffled", "full_batch", "x"],
+    "--neighbouring": ["add_remove", "zero_out", "replace_one"],
+    "--threat-model": ["trusted_server", "distributed"],
+    "--colluders": ["0", "3", "-1"],
+    "--n-min": ["1", "5"],
+    "--min-survivors": ["1", "3"],
+    "--clip-norm": ["1", "0", "inf"],
+    "--curve-points": ["2", "25", "10000", "10001"],
+    "--target-epsilon": ["1", "0"],
+    "--format": ["table", "json", "markdown", "html"],
+}
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    command=st.sampled_from(["report", "report", "report", "calibrate"]),
+    picks=st.dictionaries(st.sampled_from(sorted(_FLAG_VALUES)), st.integers(0, 9), max_size=8),
+    no_pld=st.booleans(),
+)
+def test_any_combination_of_flags_runs_or_fails_in_one_line(
+    capsys: pytest.CaptureFixture[str], command: str, picks: dict[str, int], no_pld: bool
+) -> None:
+    argv = [command]
+    for flag, index in picks.items():
+        values = _FLAG_VALUES[flag]
+        argv += [flag, values[index % len(values)]]
+    if command == "report" and no_pld:
+        argv.append("--no-pld")
+    if command == "calibrate":
+        argv += ["--epsilon", "3"]
+    _cli(argv, capsys)
