@@ -209,21 +209,21 @@ class _Field64(Field):
             return self._mul(self._arr(a), self._arr(b))
 
     def _mul(self, x: FieldVec, y: FieldVec) -> FieldVec:
+        # The high word of the 128-bit product from 32-bit halves ("mulhi"): the middle sum
+        # (ll >> 32) + (lh mod 2^32) + hl stays below 2^64, so no carry needs tracking; the
+        # low word is the wrapping uint64 product itself.
         x0, x1 = x & _M32, x >> _S32
         y0, y1 = y & _M32, y >> _S32
-        ll, lh, hl, hh = x0 * y0, x0 * y1, x1 * y0, x1 * y1
-        mid = lh + hl
-        carry_mid = (mid < lh).astype(np.uint64)
-        lo = ll + (mid << _S32)
-        carry_lo = (lo < ll).astype(np.uint64)
-        hi = hh + (mid >> _S32) + (carry_mid << _S32) + carry_lo
+        lh = x0 * y1
+        cross = ((x0 * y0) >> _S32) + (lh & _M32) + x1 * y0
+        hi = x1 * y1 + (lh >> _S32) + (cross >> _S32)
+        lo = x * y
         # x*y = hi * 2^64 + lo and 2^64 = 2^32 - 1, 2^96 = -1 (mod p).
         h0, h1 = hi & _M32, hi >> _S32
         t = lo - h1
-        t = np.where(lo < h1, t - self._EPS, t)
-        u = (h0 << _S32) - h0
-        r = t + u
-        r = np.where(r < t, r + self._EPS, r)
+        t -= (lo < h1) * self._EPS  # borrowed 2^64 = 2^32 - 1
+        r = t + ((h0 << _S32) - h0)
+        r += (r < t) * self._EPS  # carried 2^64
         return np.asarray(np.where(r >= self._P, r - self._P, r))
 
     def sum(self, a: FieldVec, axis: int = -1) -> FieldVec:
