@@ -38,11 +38,11 @@ __all__ = [
     "register_opacus_accountants",
 ]
 
-Run = tuple[float, float, int]
+_Run = tuple[float, float, int]
 """One entry of an Opacus history: ``(noise_multiplier, sample_rate, steps)``."""
 
 
-def _run(entry: object) -> Run:
+def _run(entry: object) -> _Run:
     """Validate one history entry (a tuple or, after a JSON round trip, a list)."""
     if not isinstance(entry, (tuple, list)) or len(entry) != 3:
         raise InvalidArgument(
@@ -73,8 +73,8 @@ class OpacusAccountant(abc.ABC):
     kind: ClassVar[type[PldAccountant] | type[RdpAccountant]]
 
     def __init__(self) -> None:
-        self.history: list[Run] = []
-        self._cached: tuple[tuple[Run, ...], PrivacyAccountant] | None = None
+        self.history: list[_Run] = []
+        self._cached: tuple[tuple[_Run, ...], PrivacyAccountant] | None = None
 
     @classmethod
     @abc.abstractmethod
