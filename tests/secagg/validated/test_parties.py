@@ -283,3 +283,20 @@ def test_run_round_reports_the_traffic() -> None:
     assert sim.aggregate_bytes > 0
     with pytest.raises(InvalidArgument):
         simulate([], bits=4, norm_bound=20)
+
+
+def test_one_coordinate_out_of_range_with_the_norm_in_bounds() -> None:
+    # Bound 10^5 admits v = 200 by norm (40,000), but 8-bit coordinates stop at 127: the
+    # client writes u = 200 + 128 = 328 as the 8 bits of 72 with a "2" in place of bit 7.
+    config = ValidatedConfig(8, 8, 10**5, KEYS.public)
+    valid = config.vdaf.flp.valid
+    meas = np.concatenate(
+        [
+            bits_of(valid.field, [72] + [valid.offset] * 7, valid.bits),
+            bits_of(valid.field, [10**5 - 200 * 200], valid.slack_bits),
+        ]
+    )
+    meas[7] = 2
+    assert valid.decode(valid.truncate(meas), 1)[0] == 200  # what it would have added
+    result, _, _ = run_round([malicious_report(meas, config)], config)
+    assert [r.reason for r in result.rejected] == [RejectReason.INVALID]
