@@ -3,9 +3,10 @@
 Some transports run a client's code once per message in a fresh process (Flower's ClientApp,
 serverless functions), so the round state must leave memory between rounds. The state holds
 round secrets (the two X25519 private keys, the self-mask seed, Shamir shares), and a
-corrupted one would make the round end with a wrong sum that nobody notices: a flipped bit in
-the seed still matches the commitment the server holds, because the server rebuilds the
-seed from the shares dealt before the flip. So the state is sealed with AES-256-GCM (NIST
+corrupted one would make the round end with a wrong sum that nobody notices: after a flipped
+bit in the seed the client masks with the flipped seed, while the server rebuilds the
+original one from the shares dealt before the flip, and that one matches the commitment.
+So the state is sealed with AES-256-GCM (NIST
 SP 800-38D) under a :class:`StateKey` that the caller keeps apart from the blob: the secrets
 are encrypted at rest and every byte is authenticated. The header (format version, client
 id, configuration digest, nonce) is associated data, so a blob for another client or
