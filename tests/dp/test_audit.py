@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -342,3 +344,16 @@ def test_inputs_are_validated() -> None:
         audit.one_run_p_value(10, 5, 6, 1.0)
     with pytest.raises(dp.InvalidArgument):
         audit.audit_samples([1.0, 2.0], [3.0, 4.0], delta=1e-5)
+
+
+def test_docs_quick_start_runs() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "dp" / "audit.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL)
+    assert blocks
+    namespace: dict[str, object] = {"__name__": "docs"}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)
+    result = namespace["result"]
+    assert isinstance(result, AuditResult)
+    assert not result.violation
+    assert namespace["again"] == result
