@@ -32,7 +32,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -143,7 +143,6 @@ class Valid(abc.ABC):
     MEAS_LEN: int
     OUTPUT_LEN: int
     JOINT_RAND_LEN: int
-    EVAL_OUTPUT_NAME: ClassVar[str] = "circuit"
 
     @abc.abstractmethod
     def encode(self, measurement: Any) -> FieldVec:

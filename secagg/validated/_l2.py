@@ -29,7 +29,6 @@ below ``p``; so ``norm = 0`` in the field means ``||v||^2 + s = B`` over the int
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -170,10 +169,6 @@ class BoundedL2(Valid):
     def circuit_error(self) -> Fraction:
         """``(MEAS_LEN + 2) / p``: ``range`` vanishing in ``r0``, then the output in ``r1``."""
         return Fraction(self.MEAS_LEN + 2, self.field.MODULUS)
-
-    def slack_of(self, values: Sequence[int]) -> int:
-        """``B - ||v||^2`` (negative when the update is over the bound)."""
-        return self.norm_bound - sum(int(v) ** 2 for v in values)
 
 
 BOUNDED_L2_ID = 0xFFFF0001
