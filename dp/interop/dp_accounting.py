@@ -35,6 +35,7 @@ down by at most two units in the last place).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from fractions import Fraction
 from types import ModuleType
@@ -119,8 +120,16 @@ def neighbouring_from_dp_accounting(relation: object) -> Neighbouring:
 
 
 def _reciprocal(value: float, *, up: bool) -> float:
-    """``1 / value`` rounded up (``up``) or down, exactly, for the discrete Laplace parameter."""
+    """``1 / value`` rounded up (``up``) or down, exactly, for the discrete Laplace parameter.
+
+    Raises:
+        InvalidArgument: rounded up, the reciprocal is beyond the largest float.
+    """
     result = 1.0 / value
+    if math.isinf(result):
+        if up:
+            raise InvalidArgument(f"1/{value!r} is too large for a float")
+        return sys.float_info.max
     exact = 1 / Fraction(value)
     if up and Fraction(result) < exact:
         result = math.nextafter(result, math.inf)
@@ -165,9 +174,11 @@ def _to_peer(peer: ModuleType, event: DpEvent, relation: Neighbouring) -> Any:
     if isinstance(event, Laplace):
         return peer.dp_event.LaplaceDpEvent(event.scale)
     if isinstance(event, DiscreteLaplace):
-        return peer.dp_event.DiscreteLaplaceDpEvent(
-            _reciprocal(event.scale, up=True), event.sensitivity
-        )
+        try:
+            parameter = _reciprocal(event.scale, up=True)
+        except InvalidArgument as error:
+            raise InvalidArgument(f"cannot convert {event!r}: {error}") from None
+        return peer.dp_event.DiscreteLaplaceDpEvent(parameter, event.sensitivity)
     if isinstance(event, ZCDP):
         rho = event.rho * _zcdp_factor(relation)
         if not math.isfinite(rho):

@@ -101,18 +101,22 @@ class OpacusAccountant(abc.ABC):
     def to_accountant(self) -> PrivacyAccountant:
         """A new accountant of ours holding the history, one ledger entry per run of steps.
 
-        A run without noise (``noise_multiplier == 0``) cannot be an event; it makes
+        Yours to compose more into or to report from; the adapter keeps its own. A run
+        without noise (``noise_multiplier == 0``) cannot be an event: it makes
         :meth:`get_epsilon` infinite and is left out here. Runs at rate 0 cost nothing.
         """
-        runs = tuple(_run(entry) for entry in self.history)
-        if self._cached is not None and self._cached[0] == runs:
-            return self._cached[1]
         accountant = self.kind()
-        for noise, rate, steps in runs:
+        for noise, rate, steps in (_run(entry) for entry in self.history):
             if noise > 0.0 and rate > 0.0:
                 accountant.compose(PoissonSampled(rate, Gaussian(noise)), steps)
-        self._cached = (runs, accountant)
         return accountant
+
+    def _composed(self) -> PrivacyAccountant:
+        """The history composed, cached until the history changes."""
+        runs = tuple(_run(entry) for entry in self.history)
+        if self._cached is None or self._cached[0] != runs:
+            self._cached = (runs, self.to_accountant())
+        return self._cached[1]
 
     def get_epsilon(
         self, delta: float, *args: object, bound: Bound = "upper", **kwargs: object
@@ -127,7 +131,7 @@ class OpacusAccountant(abc.ABC):
         """
         if any(noise == 0.0 and rate > 0.0 for noise, rate, _ in map(_run, self.history)):
             return math.inf
-        return self.to_accountant().get_epsilon(delta, bound=bound)
+        return self._composed().get_epsilon(delta, bound=bound)
 
     def get_optimizer_hook_fn(self, sample_rate: float) -> Callable[[Any], None]:
         """The hook Opacus attaches to its ``DPOptimizer``: one :meth:`step` per optimiser step.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from fractions import Fraction
 from typing import Any
 
@@ -142,6 +143,15 @@ def test_discrete_laplace_parameter_rounds_towards_less_noise(scale: float) -> N
     back = from_dp_accounting(theirs)
     assert isinstance(back, dp.DiscreteLaplace)
     assert Fraction(back.scale) <= 1 / Fraction(theirs.noise_parameter)
+
+
+def test_discrete_laplace_reciprocals_beyond_the_floats() -> None:
+    # Ours with (almost) no noise has no representable parameter: refused, not rounded.
+    with pytest.raises(dp.InvalidArgument, match="DiscreteLaplace"):
+        to_dp_accounting(dp.DiscreteLaplace(5e-324, 1))
+    # Theirs with a huge noise: our scale is the largest float, below 1/a (less noise).
+    back = from_dp_accounting(de.DiscreteLaplaceDpEvent(5e-324, 1))
+    assert back == dp.DiscreteLaplace(sys.float_info.max, 1)
 
 
 def test_each_kind_maps_to_its_counterpart() -> None:

@@ -142,7 +142,9 @@ def test_steps_merge_into_runs_like_opacus() -> None:
     assert len(accountant) == 4
     ledger = accountant.to_accountant().ledger
     assert [count for _, count in ledger] == [2, 1, 1]
-    assert accountant.to_accountant() is accountant.to_accountant()  # cached until a step
+    assert accountant.to_accountant() is not accountant.to_accountant()  # each one new
+    mine = accountant.to_accountant().compose(dp.Gaussian(1.0))  # does not touch the adapter
+    assert mine.get_epsilon(DELTA) > accountant.get_epsilon(DELTA)
     first = accountant.get_epsilon(DELTA)
     accountant.step(noise_multiplier=1.0, sample_rate=0.1)
     assert accountant.get_epsilon(DELTA) > first
