@@ -61,6 +61,26 @@ def _run(entry: object) -> _Run:
     return float(noise), float(rate), steps
 
 
+def _compose_runs(accountant: PrivacyAccountant, runs: tuple[_Run, ...]) -> None:
+    for noise, rate, steps in runs:
+        if noise > 0.0 and rate > 0.0:
+            accountant.compose(PoissonSampled(rate, Gaussian(noise)), steps)
+
+
+def _added_runs(before: tuple[_Run, ...], after: tuple[_Run, ...]) -> tuple[_Run, ...] | None:
+    """The steps ``after`` holds beyond ``before``, if it only added steps; else None."""
+    if not before:
+        return after
+    last = len(before) - 1
+    if len(after) <= last or after[:last] != before[:last]:
+        return None
+    old, new = before[last], after[last]
+    if old[:2] != new[:2] or new[2] < old[2]:
+        return None
+    grown = ((old[0], old[1], new[2] - old[2]),) if new[2] > old[2] else ()
+    return grown + after[last + 1 :]
+
+
 class OpacusAccountant(abc.ABC):
     """Opacus' ``IAccountant`` interface over one of our accountants (add/remove).
 
@@ -106,16 +126,24 @@ class OpacusAccountant(abc.ABC):
         :meth:`get_epsilon` infinite and is left out here. Runs at rate 0 cost nothing.
         """
         accountant = self.kind()
-        for noise, rate, steps in (_run(entry) for entry in self.history):
-            if noise > 0.0 and rate > 0.0:
-                accountant.compose(PoissonSampled(rate, Gaussian(noise)), steps)
+        _compose_runs(accountant, tuple(_run(entry) for entry in self.history))
         return accountant
 
     def _composed(self) -> PrivacyAccountant:
-        """The history composed, cached until the history changes."""
+        """The history composed; steps added since the last query are composed onto it.
+
+        So querying after every epoch (or step) costs one composition of the new steps,
+        the per-round pattern of :class:`~dp.PldAccountant`, not the whole history again.
+        """
         runs = tuple(_run(entry) for entry in self.history)
-        if self._cached is None or self._cached[0] != runs:
-            self._cached = (runs, self.to_accountant())
+        if self._cached is not None:
+            before, accountant = self._cached
+            added = _added_runs(before, runs)
+            if added is not None:
+                _compose_runs(accountant, added)
+                self._cached = (runs, accountant)
+                return accountant
+        self._cached = (runs, self.to_accountant())
         return self._cached[1]
 
     def get_epsilon(

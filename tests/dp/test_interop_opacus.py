@@ -9,6 +9,8 @@ from pathlib import Path
 import opacus
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opacus.accountants import IAccountant, RDPAccountant, create_accountant
 from opacus.accountants import registry as opacus_registry
 from torch import nn
@@ -148,6 +150,43 @@ def test_steps_merge_into_runs_like_opacus() -> None:
     first = accountant.get_epsilon(DELTA)
     accountant.step(noise_multiplier=1.0, sample_rate=0.1)
     assert accountant.get_epsilon(DELTA) > first
+
+
+@settings(max_examples=15)
+@given(
+    plan=st.lists(
+        st.tuples(
+            st.sampled_from([0.8, 1.1, 2.0]),
+            st.sampled_from([0.01, 0.1]),
+            st.booleans(),  # query after this step
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_queries_between_steps_compose_only_the_new_steps(
+    plan: list[tuple[float, float, bool]],
+) -> None:
+    accountant = OpacusRdpAccountant()
+    for noise, rate, query in plan:
+        accountant.step(noise_multiplier=noise, sample_rate=rate)
+        if query:
+            accountant.get_epsilon(DELTA)
+    fresh = accountant.to_accountant().get_epsilon(DELTA)
+    assert accountant.get_epsilon(DELTA) == pytest.approx(fresh, rel=1e-12)
+
+
+def test_pld_queries_after_each_step_match_the_whole_history() -> None:
+    accountant = OpacusPldAccountant()
+    for step in range(30):
+        accountant.step(noise_multiplier=1.0 if step < 20 else 1.5, sample_rate=0.05)
+        incremental = accountant.get_epsilon(DELTA)
+    whole = accountant.to_accountant().get_epsilon_bounds(DELTA)
+    assert whole[0] <= incremental
+    assert incremental == pytest.approx(whole[1], rel=1e-3)
+    accountant.history = [(2.0, 0.05, 30)]  # what Opacus' calibration does: replaced whole
+    replaced = dp.PldAccountant().compose(dp.PoissonSampled(0.05, dp.Gaussian(2.0)), 30)
+    assert accountant.get_epsilon(DELTA) == replaced.get_epsilon(DELTA)
 
 
 def test_step_validation_and_limits() -> None:
