@@ -363,6 +363,29 @@ def test_our_pld_brackets_dp_accounting_pld(
 
 
 @pytest.mark.parametrize(
+    ("mechanism", "parameter", "ours"),
+    [
+        ("gaussian", 1.1, dp.PoissonSampled(0.01, dp.Gaussian(1.1))),  # 1.4654 <= 1.5134
+        ("laplace", 2.0, dp.PoissonSampled(0.01, dp.Laplace(2.0))),  # 0.4777 <= 0.5286
+    ],
+)
+def test_our_bounds_are_never_below_dp_accounting_optimistic_estimate(
+    mechanism: str, parameter: float, ours: dp.DpEvent
+) -> None:
+    build = getattr(da.pld.privacy_loss_distribution, f"from_{mechanism}_mechanism")
+    optimistic = build(
+        parameter,
+        sampling_prob=0.01,
+        pessimistic_estimate=False,
+        use_connect_dots=False,
+        value_discretization_interval=1e-4,
+    )
+    their_lower = optimistic.self_compose(1000).get_epsilon_for_delta(DELTA)
+    lower, upper = dp.PldAccountant().compose(ours, 1000).get_epsilon_bounds(DELTA)
+    assert their_lower <= lower <= upper
+
+
+@pytest.mark.parametrize(
     ("event", "count", "relation"),
     [
         (dp.PoissonSampled(0.01, dp.Gaussian(1.1)), 1000, "add_remove"),
