@@ -46,6 +46,7 @@ from secagg.validated._messages import (
 )
 from secagg.validated._prio3 import PrepShare, PrepState
 from secagg.validated._seal import HelperKeyPair, seal
+from secagg.validated._state import open_state, seal_state
 from secagg.validated._wire import Reader, Writer
 
 _K_LEADER_STATE, _K_HELPER_STATE = 10, 11
@@ -290,10 +291,11 @@ class Leader(_Aggregator):
         )
 
     def save_state(self) -> bytes:
-        """The leader's state between calls, as versioned bytes.
+        """The leader's state between calls: versioned bytes, sealed (AES-256-GCM).
 
-        It holds the leader's output shares of pending reports and its aggregate share: keep
-        it as secret as the verification key (which it does not contain).
+        It holds the leader's output shares of pending reports and its aggregate share,
+        encrypted and authenticated under a key derived from the verification key, so
+        :meth:`load_state` refuses any altered byte (see :mod:`secagg.validated._state`).
         """
         vdaf = self.config.vdaf
         w = Writer(_K_LEADER_STATE)
@@ -310,14 +312,15 @@ class Leader(_Aggregator):
             w.u32(rej.index)
             w.u8(int(rej.reason))
             w.blob(rej.nonce or b"")
-        return w.finish()
+        return seal_state(w.finish(), self._key, _K_LEADER_STATE)
 
     @classmethod
     def load_state(cls, data: bytes, config: ValidatedConfig, verify_key: bytes) -> Leader:
         """Inverse of :meth:`save_state`; DeserializationError or WrongSession on mismatch."""
         leader = cls(config, verify_key)
         vdaf = config.vdaf
-        r = Reader(data, _K_LEADER_STATE)
+        plain = open_state(data, verify_key, _K_LEADER_STATE)
+        r = Reader(plain, _K_LEADER_STATE)
         leader._read_common(r)
         pending = []
         for _ in range(r.count()):
@@ -412,10 +415,10 @@ class Helper(_Aggregator):
         )
 
     def save_state(self) -> bytes:
-        """The helper's state between calls (its aggregate share: keep it secret)."""
+        """The helper's state between calls (its aggregate share), sealed like the leader's."""
         w = Writer(_K_HELPER_STATE)
         self._write_common(w)
-        return w.finish()
+        return seal_state(w.finish(), self._key, _K_HELPER_STATE)
 
     @classmethod
     def load_state(
@@ -423,7 +426,8 @@ class Helper(_Aggregator):
     ) -> Helper:
         """Inverse of :meth:`save_state`; DeserializationError or WrongSession on mismatch."""
         helper = cls(config, verify_key, keys)
-        r = Reader(data, _K_HELPER_STATE)
+        plain = open_state(data, verify_key, _K_HELPER_STATE)
+        r = Reader(plain, _K_HELPER_STATE)
         helper._read_common(r)
         r.done()
         return helper
