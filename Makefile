@@ -33,8 +33,9 @@ docs: $(STAMP)
 
 test: lint typecheck unit docs
 
-# Benchmarks compare against peer libraries; they live in their own venv so the peers never
-# leak into the environment the tests run in.
+# Benchmarks compare against peer libraries; they live in their own venv so the benchmark-only
+# peers never leak into the environment the tests run in (dp_accounting and Opacus are also in
+# the test environment, through the interop extra that the dp.interop tests exercise).
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.fedcrypt-installed
 
