@@ -117,7 +117,13 @@ def detection(runs: int) -> list[dict[str, Any]]:
         values = []
         for _ in range(runs):
             result = audit.audit_canary_pipeline(
-                client, server, canaries=m, canary_norm=4.0, delta=DELTA, claimed_epsilon=claim
+                client,
+                server,
+                canaries=m,
+                canary_norm=4.0,
+                delta=DELTA,
+                claimed_epsilon=claim,
+                guess_counts=[(m // 16, m // 16)],
             )
             assert result.epsilon_lower_bound is not None
             values.append(result.epsilon_lower_bound)

@@ -12,7 +12,7 @@ flagged with probability above 0.99.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -67,6 +67,7 @@ def audit_canary_pipeline(
     confidence: float = 0.95,
     claimed_epsilon: float | None = None,
     method: Literal["one_run", "one_run_gdp"] = "one_run_gdp",
+    guess_counts: Sequence[tuple[int, int]] | None = None,
 ) -> AuditResult:
     """One-run audit of a client -> server pipeline with ``canaries`` canary clients.
 
@@ -87,6 +88,8 @@ def audit_canary_pipeline(
         confidence: probability that a correct pipeline is not flagged.
         claimed_epsilon: the accountant's epsilon at ``delta``, recorded for comparison.
         method: Steinke et al. (``"one_run"``) or its Gaussian-DP refinement.
+        guess_counts: the ``(positives, negatives)`` pairs to try (default: seven, with a
+            Bonferroni correction); one pair fixed in advance costs no correction.
 
     Raises:
         InvalidArgument: bad counts or probabilities, or a step returning a vector of the
@@ -116,6 +119,7 @@ def audit_canary_pipeline(
         delta=delta,
         confidence=confidence,
         claimed_epsilon=claimed_epsilon,
+        guess_counts=guess_counts,
     )
 
 
