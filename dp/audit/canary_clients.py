@@ -74,20 +74,28 @@ def random_canary_directions(canaries: int, dimension: int) -> NDArray[np.float6
 def canary_cosines(directions: ArrayLike, model_delta: ArrayLike) -> NDArray[np.float64]:
     """Cosine between each canary direction (a row) and the final model change.
 
+    ``directions`` may be float32 (half the memory of a large canary matrix; the products
+    are then float32, about 1e-6 relative, far below the cosines' spread) or float64.
+
     Raises:
         InvalidArgument: shapes disagree, non-finite entries, or a zero vector.
     """
-    rows = np.asarray(directions, dtype=np.float64)
+    rows = np.asarray(directions)
+    if rows.dtype not in (np.float32, np.float64):  # float32 halves a large canary matrix
+        rows = rows.astype(np.float64) if rows.dtype.kind in "iu" else rows
+        if rows.dtype.kind != "f":
+            raise InvalidArgument("directions must be a real (float32 or float64) array")
     delta = real_vector("model_delta", model_delta)
     if rows.ndim != 2 or rows.shape[1] != delta.size:
         raise InvalidArgument("directions must be a (canaries, dimension) array")
     if not np.all(np.isfinite(rows)):
         raise InvalidArgument("directions must be finite")
     delta_norm = float(np.linalg.norm(delta))
-    row_norms = np.linalg.norm(rows, axis=1)
+    row_norms = np.linalg.norm(rows, axis=1).astype(np.float64)
     if delta_norm == 0.0 or np.any(row_norms == 0.0):
         raise InvalidArgument("a cosine with a zero vector is undefined")
-    out: NDArray[np.float64] = (rows @ delta) / (row_norms * delta_norm)
+    dots = (rows @ delta.astype(rows.dtype)).astype(np.float64)
+    out: NDArray[np.float64] = dots / (row_norms * delta_norm)
     return out
 
 
