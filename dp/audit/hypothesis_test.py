@@ -88,19 +88,24 @@ def epsilon_from_error_counts(
     return best
 
 
-def _errors_at(
-    sorted_0: NDArray[np.float64], sorted_1: NDArray[np.float64], threshold: float
-) -> tuple[int, int]:
-    """(false positives on input 0, false negatives on input 1) of ``flag iff > threshold``."""
-    fp = sorted_0.size - int(np.searchsorted(sorted_0, threshold, side="right"))
-    fn = int(np.searchsorted(sorted_1, threshold, side="right"))
-    return fp, fn
-
-
-def _interleave(
-    errors: tuple[int, int], negatives: int, positives: int
-) -> tuple[int, int, int, int]:
-    return errors[0], negatives, errors[1], positives
+def _bound_at(
+    sorted_0: NDArray[np.float64],
+    sorted_1: NDArray[np.float64],
+    threshold: float,
+    delta: float,
+    confidence: float,
+) -> float:
+    """The bound of the test ``flag input 1 iff statistic > threshold`` on sorted samples."""
+    false_positives = sorted_0.size - int(np.searchsorted(sorted_0, threshold, side="right"))
+    false_negatives = int(np.searchsorted(sorted_1, threshold, side="right"))
+    return epsilon_from_error_counts(
+        false_positives,
+        sorted_0.size,
+        false_negatives,
+        sorted_1.size,
+        delta=delta,
+        confidence=confidence,
+    )
 
 
 def audit_samples(
@@ -114,7 +119,8 @@ def audit_samples(
 ) -> AuditResult:
     """Clopper-Pearson audit from a statistic of many runs on each of two neighbours.
 
-    The first ``selection_fraction`` of each sample picks the threshold and direction
+    The statistics must come from independent runs, in the order they were drawn. The
+    first ``selection_fraction`` of each sample picks the threshold and direction
     (larger statistic means input 1, or the reverse) whose bound is largest there; the rest,
     independent of that choice, gives the reported bound (:func:`epsilon_from_error_counts`).
 
@@ -144,24 +150,14 @@ def audit_samples(
     for sign in (1.0, -1.0):
         a, b = (pick0, pick1) if sign > 0 else (np.sort(-pick0), np.sort(-pick1))
         thresholds = sign * candidates
-        values = np.array(
-            [
-                epsilon_from_error_counts(
-                    *_interleave(_errors_at(a, b, float(t)), a.size, b.size),
-                    delta=delta,
-                    confidence=confidence,
-                )
-                for t in thresholds
-            ]
-        )
+        values = np.array([_bound_at(a, b, float(t), delta, confidence) for t in thresholds])
         top = float(values.max())
         if top > best:
             plateau = np.flatnonzero(values >= top - 1e-12)
             best, choice = top, (float(thresholds[plateau[plateau.size // 2]]), sign)
     t, sign = choice
     a, b = (keep0, keep1) if sign > 0 else (np.sort(-keep0), np.sort(-keep1))
-    fp, fn = _errors_at(a, b, t)
-    bound = epsilon_from_error_counts(fp, a.size, fn, b.size, delta=delta, confidence=confidence)
+    bound = _bound_at(a, b, t, delta, confidence)
     return AuditResult(
         method="clopper_pearson",
         delta=delta,

@@ -357,3 +357,37 @@ def test_docs_quick_start_runs() -> None:
     assert isinstance(result, AuditResult)
     assert not result.violation
     assert namespace["again"] == result
+
+
+def test_one_run_bound_is_valid_and_tight_on_randomised_response() -> None:
+    # Randomised response on each canary's inclusion bit is exactly eps-DP, and guessing its
+    # output for all m canaries makes the number of correct guesses exactly
+    # Binomial(m, e^eps/(1+e^eps)). The bound exceeds eps exactly when v >= v_crit, so its
+    # exceedance probability is P[Binomial >= v_crit]: computed exactly, it must be at most
+    # 5% (validity) and one more allowed success must push it over 5% (no slack).
+    eps, m = 1.0, 1000
+    q = special.expit(eps)
+    v_crit = next(
+        v for v in range(m // 2, m + 1) if audit.one_run_epsilon_lower_bound(m, m, v) > eps
+    )
+    assert stats.binom.sf(v_crit - 1, m, q) <= 0.05
+    assert stats.binom.sf(v_crit - 2, m, q) > 0.05
+    assert stats.binom.sf(v_crit - 1, m, q) == pytest.approx(0.0463, abs=1e-4)
+
+
+@pytest.mark.parametrize("mu", [0.5, 1.0, 2.0])
+def test_gdp_bound_is_valid_on_an_exact_gaussian_game(mu: float) -> None:
+    # Scores N(mu * included, 1) are exactly mu-GDP per canary; guessing "included iff
+    # score > mu/2" for all m canaries makes the correct count exactly
+    # Binomial(m, Phi(mu/2)). The smallest count whose bound exceeds mu has, under that law,
+    # probability at most 5% (here it is astronomically smaller: the bound gains from
+    # abstention, not from guessing everything).
+    m = 1000
+    low, high = m // 2, m + 1
+    while low < high:
+        mid = (low + high) // 2
+        if audit.gdp_one_run_mu_lower_bound(m, m, mid) > mu:
+            high = mid
+        else:
+            low = mid + 1
+    assert stats.binom.sf(low - 1, m, special.ndtr(mu / 2)) <= 0.05
