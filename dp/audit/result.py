@@ -127,6 +127,29 @@ class AuditResult:
             and self.epsilon_lower_bound > self.claimed_epsilon
         )
 
+    def describe(self) -> str:
+        """One line for a log, a report or the command line, e.g.
+
+        ``one_run_gdp, 10000 canaries: epsilon >= 2.781 (95% confidence), estimate 4.362,
+        claimed 4.377 at delta 1e-05: consistent``.
+        """
+        unit = "runs" if self.method == "clopper_pearson" else "canaries"
+        findings = []
+        if self.epsilon_lower_bound is not None and self.confidence is not None:
+            findings.append(
+                f"epsilon >= {self.epsilon_lower_bound:.3f} ({self.confidence:.0%} confidence)"
+            )
+        if self.epsilon_estimate is not None:
+            findings.append(f"estimate {self.epsilon_estimate:.3f}")
+        if self.claimed_epsilon is not None:
+            findings.append(f"claimed {self.claimed_epsilon:.3f}")
+        line = (
+            f"{self.method}, {self.canaries} {unit}: {', '.join(findings)} at delta {self.delta:g}"
+        )
+        if self.claimed_epsilon is not None and self.epsilon_lower_bound is not None:
+            line += ": CLAIM REFUTED" if self.violation else ": consistent"
+        return line
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict tagged with ``type`` and ``version``."""
         payload: dict[str, Any] = {"type": _TYPE_TAG, "version": AUDIT_FORMAT_VERSION}

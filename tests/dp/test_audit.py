@@ -391,3 +391,23 @@ def test_gdp_bound_is_valid_on_an_exact_gaussian_game(mu: float) -> None:
         else:
             low = mid + 1
     assert stats.binom.sf(low - 1, m, special.ndtr(mu / 2)) <= 0.05
+
+
+def test_describe_is_one_line() -> None:
+    line = _record().describe()
+    assert line == (
+        "one_run_gdp, 1000 canaries: epsilon >= 2.500 (95% confidence), estimate 4.100, "
+        "claimed 4.380 at delta 1e-05: consistent"
+    )
+    assert _record(claimed_epsilon=2.0).describe().endswith("CLAIM REFUTED")
+    estimate_only = _record(
+        method="canary_clients",
+        epsilon_lower_bound=None,
+        confidence=None,
+        mu_lower_bound=None,
+        guesses=None,
+        correct=None,
+    )
+    assert estimate_only.describe() == (
+        "canary_clients, 1000 canaries: estimate 4.100, claimed 4.380 at delta 1e-05"
+    )

@@ -110,3 +110,25 @@ def test_canary_client_estimate_in_a_federated_round() -> None:
     null = audit.canary_cosines(audit.random_canary_directions(200, d), model_delta)
     assert abs(float(np.mean(null))) < 4 / math.sqrt(200 * d)
     assert float(np.std(null)) == pytest.approx(1 / math.sqrt(d), rel=0.15)
+
+
+def test_canary_clients_with_inclusion_coins_give_a_bound_and_an_estimate() -> None:
+    # The runner's use: each canary client is inserted by a CSPRNG coin; the cosines are the
+    # one-run scores, so the same canaries give the Gaussian-DP lower bound and (never
+    # inserted directions being the null) the Gaussian-fit estimate.
+    epsilon, k, d = 4.0, 1000, 16_384
+    z = _noise_multiplier(epsilon)
+    included = random_bits(k)
+    directions = np.concatenate(
+        [audit.random_canary_directions(100, d).astype(np.float32) for _ in range(k // 100)]
+    )
+    update_sum = directions[included].sum(axis=0, dtype=np.float64)
+    model_delta = GaussianMechanism(z, 1.0, d).release(update_sum)
+    cosines = audit.canary_cosines(directions, model_delta)
+    result = audit.audit_one_run_gdp(included, cosines, delta=DELTA, claimed_epsilon=epsilon)
+    assert result.epsilon_lower_bound is not None
+    assert 0.0 < result.epsilon_lower_bound < epsilon
+    assert not result.violation
+    assert result.epsilon_estimate is not None
+    assert result.epsilon_estimate == pytest.approx(epsilon, rel=0.4)  # ~500 a side: ~6% sd
+    assert "consistent" in result.describe()
