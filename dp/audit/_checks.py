@@ -77,3 +77,28 @@ def bool_vector(name: str, values: ArrayLike) -> NDArray[np.bool_]:
     if arr.dtype.kind in "iu" and np.all((arr == 0) | (arr == 1)):
         return arr.astype(np.bool_)
     raise InvalidArgument(f"{name} must hold booleans (or 0/1), got {arr.dtype}")
+
+
+def audit_inputs(
+    inclusion: ArrayLike,
+    delta: object,
+    confidence: object,
+    claimed_epsilon: object,
+    scores: object,
+    guesses: object,
+) -> tuple[NDArray[np.bool_], float, float, float | None]:
+    """The checks every one-run audit starts with: ``(included, delta, confidence, claim)``.
+
+    Raises:
+        InvalidArgument: no canary, a probability out of range, a negative claim, or not
+            exactly one of ``scores`` and ``guesses``.
+    """
+    included = bool_vector("inclusion", inclusion)
+    if included.size == 0:
+        raise InvalidArgument("at least one canary is needed")
+    delta_value = probability("delta", delta)
+    confidence_value = probability("confidence", confidence)
+    claim = None if claimed_epsilon is None else nonnegative("claimed_epsilon", claimed_epsilon)
+    if (scores is None) == (guesses is None):
+        raise InvalidArgument("give exactly one of scores and guesses")
+    return included, delta_value, confidence_value, claim

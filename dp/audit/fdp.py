@@ -26,7 +26,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from dp.audit._checks import bool_vector, count, nonnegative, probability, real_vector
+from dp.audit._checks import (
+    audit_inputs,
+    count,
+    nonnegative,
+    probability,
+    real_vector,
+)
 from dp.audit.gdp import gdp_epsilon
 from dp.audit.one_run import (
     count_correct,
@@ -128,16 +134,10 @@ def audit_one_run_gdp(
     Raises:
         InvalidArgument: as :func:`dp.audit.audit_one_run`.
     """
-    included = bool_vector("inclusion", inclusion)
+    included, delta, confidence, claimed_epsilon = audit_inputs(
+        inclusion, delta, confidence, claimed_epsilon, scores, guesses
+    )
     m = included.size
-    if m == 0:
-        raise InvalidArgument("at least one canary is needed")
-    delta = probability("delta", delta)
-    confidence = probability("confidence", confidence)
-    if claimed_epsilon is not None:
-        claimed_epsilon = nonnegative("claimed_epsilon", claimed_epsilon)
-    if (scores is None) == (guesses is None):
-        raise InvalidArgument("give exactly one of scores and guesses")
     mu_hat: float | None = None
     estimate: float | None = None
     if guesses is not None:

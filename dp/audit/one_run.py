@@ -29,7 +29,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from dp.audit._checks import bool_vector, count, nonnegative, probability, real_vector
+from dp.audit._checks import (
+    audit_inputs,
+    bool_vector,
+    count,
+    nonnegative,
+    probability,
+    real_vector,
+)
 from dp.audit.gdp import gdp_epsilon
 from dp.audit.result import AuditResult
 from dp.errors import InvalidArgument
@@ -232,16 +239,10 @@ def audit_one_run(
         InvalidArgument: exactly one of ``scores``/``guesses`` must be given; lengths,
             probabilities and counts are checked.
     """
-    included = bool_vector("inclusion", inclusion)
+    included, delta, confidence, claimed_epsilon = audit_inputs(
+        inclusion, delta, confidence, claimed_epsilon, scores, guesses
+    )
     m = included.size
-    if m == 0:
-        raise InvalidArgument("at least one canary is needed")
-    delta = probability("delta", delta)
-    confidence = probability("confidence", confidence)
-    if claimed_epsilon is not None:
-        claimed_epsilon = nonnegative("claimed_epsilon", claimed_epsilon)
-    if (scores is None) == (guesses is None):
-        raise InvalidArgument("give exactly one of scores and guesses")
     estimate: float | None = None
     mu_hat: float | None = None
     if guesses is not None:
