@@ -206,7 +206,8 @@ class PldAccountant(PrivacyAccountant):
             except OverflowError as error:
                 raise UnsupportedEvent(
                     f"{event!r} has too large a privacy loss for a grid of spacing "
-                    f"{self._interval}; use a larger value_discretization_interval"
+                    f"{self._interval}: the RdpAccountant bounds it (or use a larger "
+                    "value_discretization_interval)"
                 ) from error
         if isinstance(event, SelfComposed):
             inner = self._event_pld(event.event, direction, side)
