@@ -15,7 +15,7 @@ from dp.accountants.base import PrivacyAccountant, check_delta
 from dp.accountants.pld import PldAccountant
 from dp.accountants.rdp import RdpAccountant
 from dp.errors import CalibrationError, InvalidArgument
-from dp.events import DpEvent, Gaussian, PoissonSampled
+from dp.events import DpEvent, Gaussian, PoissonSampled, SampledWithoutReplacement
 from dp.neighbouring import Neighbouring, check_neighbouring
 
 __all__ = ["calibrate_noise_multiplier", "calibrate_steps", "AccountantName"]
@@ -77,6 +77,29 @@ def _step_event(rate: float, sigma: float) -> DpEvent:
     return gaussian if rate >= 1.0 else PoissonSampled(rate, gaussian)
 
 
+def _step_builder(
+    sampling_rate: object, population: int | None, sample_size: int | None
+) -> Callable[[float], DpEvent]:
+    """``sigma -> event`` of one step: Poisson at ``sampling_rate``, or a fixed-size cohort.
+
+    Exactly one of ``sampling_rate`` and the pair ``(population, sample_size)`` is given;
+    a fixed-size cohort is accounted as it ran (under add/remove, the displacement pair).
+    """
+    if population is None and sample_size is None:
+        if sampling_rate is None:
+            raise InvalidArgument("give sampling_rate, or population and sample_size")
+        rate = _check_rate(sampling_rate)
+        return lambda sigma: _step_event(rate, sigma)
+    if sampling_rate is not None:
+        raise InvalidArgument("give sampling_rate or population and sample_size, not both")
+    if population is None or sample_size is None:
+        raise InvalidArgument("a fixed-size cohort needs both population and sample_size")
+    cohort = SampledWithoutReplacement(population, sample_size, Gaussian(1.0))  # validates
+    return lambda sigma: SampledWithoutReplacement(
+        cohort.population, cohort.sample_size, Gaussian(sigma)
+    )
+
+
 _FAST_ORDERS = (
     1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 24.0,
     32.0, 48.0, 64.0, 96.0, 128.0, 256.0, 512.0, 1024.0,
@@ -113,8 +136,10 @@ def calibrate_noise_multiplier(
     target_epsilon: float,
     delta: float,
     *,
-    sampling_rate: float,
+    sampling_rate: float | None = None,
     steps: int,
+    population: int | None = None,
+    sample_size: int | None = None,
     accountant: AccountantName | PrivacyAccountant = "pld",
     neighbouring: Neighbouring | None = None,
     min_sigma: float = 0.1,
@@ -123,8 +148,10 @@ def calibrate_noise_multiplier(
 ) -> float:
     """The smallest noise multiplier (up to ``tolerance``, relative) meeting the target.
 
-    ``steps`` Poisson-sampled Gaussian steps with rate ``sampling_rate`` (1 = full batch)
-    are accounted by ``accountant``. A first bisection on a cheap RDP bound (a few orders)
+    ``steps`` Poisson-sampled Gaussian steps with rate ``sampling_rate`` (1 = full batch),
+    or fixed-size cohorts of ``sample_size`` out of ``population`` (give those two instead
+    of the rate; under add/remove they are accounted as the displacement pair), are
+    accounted by ``accountant``. A first bisection on a cheap RDP bound (a few orders)
     gives a noise multiplier that is certainly feasible; the chosen accountant then brackets
     the answer below it and bisects on ``log sigma``. The returned value is the upper end of
     the final bracket, which the accountant has checked gives ``epsilon <= target_epsilon``.
@@ -139,7 +166,7 @@ def calibrate_noise_multiplier(
     relation = _relation(accountant, neighbouring)
     target = _check_target(target_epsilon)
     delta = check_delta(delta)
-    rate = _check_rate(sampling_rate)
+    step_event = _step_builder(sampling_rate, population, sample_size)
     steps = _check_steps(steps)
     if not 0.0 < min_sigma < max_sigma or not math.isfinite(max_sigma):
         raise InvalidArgument("need 0 < min_sigma < max_sigma < inf")
@@ -147,10 +174,10 @@ def calibrate_noise_multiplier(
         raise InvalidArgument("tolerance must be in (0, 1)")
 
     def meets(sigma: float) -> bool:
-        return _epsilon(accountant, relation, _step_event(rate, sigma), steps, delta) <= target
+        return _epsilon(accountant, relation, step_event(sigma), steps, delta) <= target
 
     def meets_fast(sigma: float) -> bool:
-        return _fast_epsilon(relation, _step_event(rate, sigma), steps, delta) <= target
+        return _fast_epsilon(relation, step_event(sigma), steps, delta) <= target
 
     if not meets_fast(max_sigma):
         if not meets(max_sigma):
@@ -185,13 +212,17 @@ def calibrate_steps(
     delta: float,
     *,
     noise_multiplier: float,
-    sampling_rate: float,
+    sampling_rate: float | None = None,
+    population: int | None = None,
+    sample_size: int | None = None,
     accountant: AccountantName | PrivacyAccountant = "pld",
     neighbouring: Neighbouring | None = None,
     max_steps: int = 10_000_000,
 ) -> int:
     """The largest number of sampled Gaussian steps whose epsilon stays <= the target.
 
+    The steps are Poisson-sampled at ``sampling_rate``, or fixed-size cohorts of
+    ``sample_size`` out of ``population`` (as in :func:`calibrate_noise_multiplier`).
     ``neighbouring`` is the relation (default: the given accountant's, else add/remove).
 
     Raises:
@@ -202,9 +233,10 @@ def calibrate_steps(
     relation = _relation(accountant, neighbouring)
     target = _check_target(target_epsilon)
     delta = check_delta(delta)
-    rate = _check_rate(sampling_rate)
     max_steps = _check_steps(max_steps)
-    event = _step_event(rate, Gaussian(noise_multiplier).noise_multiplier)
+    event = _step_builder(sampling_rate, population, sample_size)(
+        Gaussian(noise_multiplier).noise_multiplier
+    )
 
     def meets(steps: int) -> bool:
         return _epsilon(accountant, relation, event, steps, delta) <= target
