@@ -22,7 +22,11 @@ PNG plot (matplotlib from the ``plot`` extra, imported only when plotting).
 
 The package holds the model and one module per concern: ``_model`` (fields, warnings,
 JSON writing), ``_accounting`` (composition by counts), ``_render`` (Markdown, table,
-HTML), ``_plot`` (PNG) and ``_json`` (reading versions 1 and 2).
+HTML), ``_plot`` (PNG) and ``_json`` (reading versions 1 to 3).
+
+A report may carry the run's empirical privacy audits (:class:`dp.audit.AuditResult`, the
+``audits`` field): every rendering shows them next to the accounted epsilon, and a refuted
+claim is the first warning.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from dp.neighbouring import Neighbouring
 from dp.report._accounting import MAX_CURVE_POINTS, MAX_ROUNDS, PLD_EPSILON_LIMIT
 from dp.report._model import (
     DEFAULT_RELEASED,
+    MAX_AUDITS,
+    REFUTED_WARNING,
     REPORT_FORMAT_VERSION,
     CurvePoint,
     PrivacyReport,
@@ -43,6 +49,8 @@ from dp.report._render import describe_event
 
 __all__ = [
     "REPORT_FORMAT_VERSION",
+    "MAX_AUDITS",
+    "REFUTED_WARNING",
     "MAX_ROUNDS",
     "MAX_CURVE_POINTS",
     "PLD_EPSILON_LIMIT",

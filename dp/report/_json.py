@@ -1,15 +1,16 @@
-"""Reading a privacy report's JSON: version 2, and version 1 with the defaults of its time.
+"""Reading a privacy report's JSON: version 3, and versions 1 and 2 with the defaults of their time.
 
 Every field is checked (exact key sets, types, ranges, the ledger's relation against the
-report's); anything else is one :class:`~dp.errors.SerializationError`. Hostile text is
-bounded before parsing by :mod:`dp._bounded_json`.
+report's, each audit by :meth:`~dp.audit.AuditResult.from_dict`); anything else is one
+:class:`~dp.errors.SerializationError`. Hostile text is bounded before parsing by
+:mod:`dp._bounded_json`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from dp.accountants.base import ledger_from_dict, ledger_neighbouring
 from dp.errors import DPError, SerializationError
@@ -18,6 +19,7 @@ from dp.neighbouring import check_neighbouring
 from dp.report._accounting import MAX_ROUNDS, _walk
 from dp.report._model import (
     _READABLE_VERSIONS,
+    MAX_AUDITS,
     CurvePoint,
     PrivacyReport,
     ThreatModel,
@@ -26,6 +28,9 @@ from dp.report._model import (
     _optional_positive,
     _show,
 )
+
+if TYPE_CHECKING:
+    from dp.audit.result import AuditResult
 
 __all__ = ["parse_report"]
 
@@ -52,7 +57,8 @@ _V1_REPORT_KEYS = frozenset(
         "created",
     }
 )
-_REPORT_KEYS = _V1_REPORT_KEYS | {"clip_norm", "noise_multiplier", "released"}
+_V2_REPORT_KEYS = _V1_REPORT_KEYS | {"clip_norm", "noise_multiplier", "released"}
+_REPORT_KEYS = _V2_REPORT_KEYS | {"audits"}
 _CURVE_KEYS = frozenset(
     {
         "round",
@@ -126,8 +132,21 @@ def _parse_curve(raw: object) -> list[CurvePoint]:
     return curve
 
 
+def _parse_audits(raw: object) -> tuple[AuditResult, ...]:
+    """A version 3 report's ``audits``: a list of at most :data:`MAX_AUDITS` records."""
+    if not isinstance(raw, list):
+        raise SerializationError("audits must be a list")
+    if len(raw) > MAX_AUDITS:
+        raise SerializationError(f"a report holds at most {MAX_AUDITS} audits")
+    if not raw:
+        return ()
+    from dp.audit.result import AuditResult  # only now: dp.audit imports scipy.stats
+
+    return tuple(AuditResult.from_dict(item) for item in raw)
+
+
 def parse_report(data: object) -> PrivacyReport:
-    """Validate a parsed report (version 1 or 2) and build it.
+    """Validate a parsed report (versions 1 to 3) and build it.
 
     Raises:
         SerializationError: anything malformed.
@@ -142,11 +161,13 @@ def parse_report(data: object) -> PrivacyReport:
     ):
         raise SerializationError(f"unsupported report version {_show(version)}")
     v1 = version == 1
-    raw = _exact_keys(data, _V1_REPORT_KEYS if v1 else _REPORT_KEYS, "a privacy report")
+    keys = {1: _V1_REPORT_KEYS, 2: _V2_REPORT_KEYS}.get(version, _REPORT_KEYS)
+    raw = _exact_keys(data, keys, "a privacy report")
     if raw["type"] != "privacy_report":
         raise SerializationError("not a privacy report (type tag)")
     try:
-        return _build_report(raw, v1)
+        audits = _parse_audits(raw["audits"]) if version >= 3 else ()
+        return _build_report(raw, v1, audits)
     except SerializationError:
         raise
     except DPError as exc:  # InvalidArgument, UnsupportedEvent from nested validation
@@ -155,7 +176,9 @@ def parse_report(data: object) -> PrivacyReport:
         raise SerializationError(f"malformed report: {type(exc).__name__}") from None
 
 
-def _build_report(raw: Mapping[str, Any], v1: bool) -> PrivacyReport:
+def _build_report(
+    raw: Mapping[str, Any], v1: bool, audits: tuple[AuditResult, ...]
+) -> PrivacyReport:
     curve = _parse_curve(raw["curve"])
     threat_raw = _exact_keys(
         raw["threat_model"], _V1_THREAT_KEYS if v1 else _THREAT_KEYS, "the threat model"
@@ -246,4 +269,5 @@ def _build_report(raw: Mapping[str, Any], v1: bool) -> PrivacyReport:
             None if v1 else _optional_positive("noise_multiplier", raw["noise_multiplier"])
         ),
         released=released,
+        audits=audits,
     )

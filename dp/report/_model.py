@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dp._bounded_json import check_depth, loads_bounded
 from dp.accountants.base import check_delta, ledger_to_dict
@@ -36,6 +36,11 @@ from dp.report._accounting import (
     account,
 )
 
+if TYPE_CHECKING:
+    # Imported at run time only when a report holds audits: dp.audit needs scipy.stats,
+    # which a report without audits does not.
+    from dp.audit.result import AuditResult
+
 __all__ = [
     "REPORT_FORMAT_VERSION",
     "DEFAULT_RELEASED",
@@ -47,15 +52,55 @@ __all__ = [
     "PrivacyReport",
 ]
 
-REPORT_FORMAT_VERSION = 2
+REPORT_FORMAT_VERSION = 3
 """Version of the JSON written by :meth:`PrivacyReport.to_dict`.
 
 Version 2 added ``clip_norm``, ``noise_multiplier``, ``released``, the threat model's
 ``colluders`` and the ``replace_one`` relation, and counts rounds as compositions (the sum
-of the ledger's counts). Readers accept versions 1 and 2 and refuse others.
+of the ledger's counts). Version 3 added ``audits``, the run's empirical privacy audits
+(:class:`~dp.audit.AuditResult` records). Readers accept versions 1 to 3 and refuse others.
 """
 
-_READABLE_VERSIONS = (1, 2)
+_READABLE_VERSIONS = (1, 2, 3)
+
+MAX_AUDITS = 1000
+"""Most audit records a report holds (a run has one or a few)."""
+
+REFUTED_WARNING = (
+    "the empirical lower bound exceeds the claimed epsilon: the accounting or the "
+    "implementation is wrong"
+)
+"""The words every rendering uses for a refuted claim (:attr:`AuditResult.violation`)."""
+
+
+def refuted_warning(audit: AuditResult) -> str:
+    """The loud warning of a refuted claim, with the audit's numbers.
+
+    A correct mechanism and accountant give such a bound with probability at most
+    ``1 - confidence``, so it is a finding, not noise to be rerun away.
+    """
+    return (
+        f"AUDIT REFUTES THE CLAIM ({audit.method}): {REFUTED_WARNING} (epsilon >= "
+        f"{audit.epsilon_lower_bound:.4g} at {audit.confidence:.0%} confidence, claimed "
+        f"{audit.claimed_epsilon:.4g} at delta {audit.delta:.3g})."
+    )
+
+
+def check_audits(audits: object) -> tuple[AuditResult, ...]:
+    """The audits as a tuple of :class:`AuditResult`, or :class:`InvalidArgument`."""
+    if isinstance(audits, str | bytes | Mapping) or not isinstance(audits, Iterable):
+        raise InvalidArgument("audits must be a sequence of AuditResult")
+    out = tuple(audits)
+    if len(out) > MAX_AUDITS:
+        raise InvalidArgument(f"a report holds at most {MAX_AUDITS} audits, got {len(out)}")
+    if not out:
+        return out
+    from dp.audit.result import AuditResult
+
+    for audit in out:
+        if not isinstance(audit, AuditResult):
+            raise InvalidArgument(f"audits must be AuditResult records, got {type(audit).__name__}")
+    return out
 
 
 DEFAULT_RELEASED = "every round's noised aggregate (and everything computed from it)"
@@ -263,6 +308,7 @@ class PrivacyReport:
     clip_norm: float | None = None
     noise_multiplier: float | None = None
     released: str | None = DEFAULT_RELEASED
+    audits: tuple[AuditResult, ...] = ()
 
     # ------------------------------------------------------------------ construction
 
@@ -286,6 +332,7 @@ class PrivacyReport:
         tight: bool = True,
         library_version: str | None = None,
         created: str | None = None,
+        audits: Sequence[AuditResult] = (),
     ) -> PrivacyReport:
         """Account a ledger under ``neighbouring`` and assemble the report.
 
@@ -319,10 +366,13 @@ class PrivacyReport:
                 a warning, when the RDP epsilon exceeds :data:`PLD_EPSILON_LIMIT`).
             library_version: defaults to ``dp.__version__`` (injectable for golden tests).
             created: ISO-8601 timestamp; defaults to now in UTC (injectable likewise).
+            audits: the run's empirical privacy audits (:mod:`dp.audit`), shown in their
+                own section; a refuted claim (:attr:`AuditResult.violation`) also adds a
+                warning, first in the list.
 
         Raises:
-            InvalidArgument: bad metadata, an empty ledger or more than :data:`MAX_ROUNDS`
-                rounds.
+            InvalidArgument: bad metadata, an empty ledger, more than :data:`MAX_ROUNDS`
+                rounds, or audits that are not :class:`AuditResult` records.
             UnsupportedEvent: an event the RDP accountant cannot bound under the relation
                 (e.g. Poisson sampling under ``replace_one``).
         """
@@ -350,6 +400,7 @@ class PrivacyReport:
             raise InvalidArgument("threat_model must be a ThreatModel")
         if not isinstance(title, str):
             raise InvalidArgument("title must be a string")
+        audit_records = check_audits(audits)
 
         deltas = [delta] if population is None else [delta, 1.0 / population]
         result = account(
@@ -397,10 +448,13 @@ class PrivacyReport:
             clip_norm=clip_norm,
             noise_multiplier=noise_multiplier,
             released=released,
+            audits=audit_records,
         )
         derived = report._derive_warnings(tight and result.pld_note is None)
         if result.pld_note is not None:
             derived.insert(0, result.pld_note)
+        # A refuted claim outranks every other warning: it says the numbers above are wrong.
+        derived[:0] = [refuted_warning(a) for a in audit_records if a.violation]
         object.__setattr__(report, "warnings", tuple(derived))
         return report
 
@@ -416,6 +470,7 @@ class PrivacyReport:
         )
         if self.released is not None and not isinstance(self.released, str):
             raise InvalidArgument("released must be a string or None")
+        object.__setattr__(self, "audits", check_audits(self.audits))
 
     def _derive_warnings(self, tight: bool) -> list[str]:
         events = [inner for event, _ in self.ledger for inner in _walk(event)]
@@ -577,6 +632,7 @@ class PrivacyReport:
             "warnings": list(self.warnings),
             "library_version": self.library_version,
             "created": self.created,
+            "audits": [audit.to_dict() for audit in self.audits],
         }
 
     def to_json(self) -> str:
@@ -585,10 +641,12 @@ class PrivacyReport:
 
     @classmethod
     def from_dict(cls, data: object) -> PrivacyReport:
-        """Parse and validate a dict written by :meth:`to_dict` (version 1 or 2).
+        """Parse and validate a dict written by :meth:`to_dict` (versions 1 to 3).
 
         A version 1 report is read with the defaults of its time (rounds counted as
-        compositions, no clip norm, noise multiplier or colluders, release not stated).
+        compositions, no clip norm, noise multiplier or colluders, release not stated);
+        versions 1 and 2 have no audits. Each audit is checked by
+        :meth:`AuditResult.from_dict`.
 
         Raises:
             SerializationError: wrong type tag or version, missing or extra fields, a

@@ -2,7 +2,9 @@
 
 Every rendering names the neighbouring relation (the zero-out choice spelled out), what was
 released, the clip norm and noise multiplier in the user's units when given, and labels the
-``delta = 1/N`` figure as a comparison, never the headline.
+``delta = 1/N`` figure as a comparison, never the headline. A report with empirical audits
+gets an audit section (one row per :class:`~dp.audit.AuditResult`), and a refuted claim is
+announced under the title, before any number, as well as first among the warnings.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dp.report._accounting import _checkpoints, _grouped
 from dp.report._plot import plot_png
 
 if TYPE_CHECKING:
+    from dp.audit.result import AuditResult
     from dp.report._model import PrivacyReport
 
 __all__ = ["describe_event", "to_markdown", "to_table", "to_html"]
@@ -90,6 +93,17 @@ def summary_rows(report: PrivacyReport) -> list[tuple[str, str]]:
     if report.target_epsilon is not None:
         rows.append(("target epsilon", _fmt(report.target_epsilon)))
         rows.append(("budget left", _fmt(report.budget_left)))
+    if report.audits:
+        refuted = sum(audit.violation for audit in report.audits)
+        rows.append(
+            (
+                "empirical privacy audit",
+                f"CLAIM REFUTED by {refuted} of {len(report.audits)} "
+                f"audit{_plural(len(report.audits))}"
+                if refuted
+                else f"no claim refuted ({len(report.audits)} audit{_plural(len(report.audits))})",
+            )
+        )
     if report.population is not None:
         rows.append(
             (
@@ -109,6 +123,78 @@ def summary_rows(report: PrivacyReport) -> list[tuple[str, str]]:
     rows.append(("library version", report.library_version))
     rows.append(("created", report.created))
     return rows
+
+
+#: Columns of the audit section (Markdown and HTML).
+AUDIT_HEADER = (
+    "method",
+    "delta",
+    "claimed epsilon",
+    "empirical lower bound (confidence)",
+    "estimate",
+    "canaries",
+    "claim",
+)
+
+
+def audit_verdict(audit: AuditResult) -> str:
+    """``REFUTED``, ``consistent``, or why the audit cannot judge the claim."""
+    if audit.violation:
+        return "REFUTED"
+    if audit.epsilon_lower_bound is None:
+        return "not judged (an estimate is not a bound)"
+    if audit.claimed_epsilon is None:
+        return "not judged (no claimed epsilon)"
+    return "consistent"
+
+
+def audit_rows(report: PrivacyReport) -> list[tuple[str, ...]]:
+    """One row per audit, in :data:`AUDIT_HEADER`'s columns."""
+    rows: list[tuple[str, ...]] = []
+    for audit in report.audits:
+        bound = (
+            f"{_fmt(audit.epsilon_lower_bound)} ({audit.confidence:.0%})"
+            if audit.epsilon_lower_bound is not None and audit.confidence is not None
+            else "none (estimate only)"
+        )
+        unit = "runs" if audit.method == "clopper_pearson" else "canaries"
+        rows.append(
+            (
+                audit.method,
+                f"{audit.delta:.3g}",
+                _fmt(audit.claimed_epsilon),
+                bound,
+                _fmt(audit.epsilon_estimate),
+                f"{audit.canaries} {unit}",
+                audit_verdict(audit),
+            )
+        )
+    return rows
+
+
+def refuted_banner(report: PrivacyReport) -> str | None:
+    """The loud line a refuted claim puts under the title, or ``None``."""
+    from dp.report._model import REFUTED_WARNING
+
+    refuted = [a for a in report.audits if a.violation]
+    if not refuted:
+        return None
+    which = ", ".join(sorted({a.method for a in refuted}))
+    return (
+        f"WARNING: the claimed epsilon is refuted by {len(refuted)} of {len(report.audits)} "
+        f"privacy audit{_plural(len(report.audits))} ({which}): {REFUTED_WARNING}."
+    )
+
+
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+_AUDIT_NOTE = (
+    "Each lower bound holds with the stated confidence; a bound above the claimed epsilon "
+    "refutes the claim. An estimate is not a bound. Audits are measured once, after the "
+    "run, each at its own delta, so they are not drawn on the epsilon-against-rounds plot."
+)
 
 
 def mechanism_rows(report: PrivacyReport) -> list[tuple[str, str]]:
@@ -138,6 +224,9 @@ def curve_header(report: PrivacyReport) -> tuple[str, ...]:
 def to_markdown(report: PrivacyReport) -> str:
     """A Markdown report (tables for the summary, the mechanisms and the curve)."""
     lines = [f"# {_one_line(report.title)}", ""]
+    banner = refuted_banner(report)
+    if banner is not None:
+        lines += [f"> **{banner}**", ""]
     lines += ["| quantity | value |", "| --- | --- |"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in summary_rows(report)]
     lines += ["", "## Threat model", "", report.threat_model.describe(), ""]
@@ -147,6 +236,10 @@ def to_markdown(report: PrivacyReport) -> str:
     head = curve_header(report)
     lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in curve_rows(report)]
+    if report.audits:
+        lines += ["", "## Empirical privacy audits", "", _AUDIT_NOTE, ""]
+        lines += ["| " + " | ".join(AUDIT_HEADER) + " |", "|" + " --- |" * len(AUDIT_HEADER)]
+        lines += ["| " + " | ".join(row) + " |" for row in audit_rows(report)]
     lines += ["", "## Warnings", ""]
     lines += [f"- {_one_line(w)}" for w in report.warnings] if report.warnings else ["None."]
     return "\n".join(lines) + "\n"
@@ -167,8 +260,14 @@ def to_table(report: PrivacyReport) -> str:
     rows = summary_rows(report)
     width = max(len(k) for k, _ in rows)
     lines = [report.title, "=" * len(report.title)]
+    banner = refuted_banner(report)
+    if banner is not None:
+        lines += [f"!!! {banner}"]
     lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
     lines += ["", "mechanisms:"] + [f"  {n} x {d}" for n, d in mechanism_rows(report)]
+    if report.audits:
+        lines += ["", "empirical privacy audits:"]
+        lines += [f"  {audit.describe()}" for audit in report.audits]
     if report.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"
@@ -199,6 +298,14 @@ def to_html(
             figure = f'<img alt="epsilon against rounds" src="data:image/png;base64,{data}">'
         except DPError as exc:
             figure = f"<p><em>{esc(str(exc))}</em></p>"
+    banner = refuted_banner(report)
+    alert = "" if banner is None else f'<p class="refuted"><strong>{esc(banner)}</strong></p>'
+    audits = (
+        f"<h2>Empirical privacy audits</h2><p>{esc(_AUDIT_NOTE)}</p>"
+        + table(AUDIT_HEADER, audit_rows(report))
+        if report.audits
+        else ""
+    )
     warnings = (
         "<ul>" + "".join(f"<li>{esc(w)}</li>" for w in report.warnings) + "</ul>"
         if report.warnings
@@ -210,8 +317,10 @@ def to_html(
         "body{font-family:sans-serif;max-width:60em;margin:2em auto;}"
         "table{border-collapse:collapse;margin:1em 0;}"
         "td,th{border:1px solid #999;padding:.25em .6em;text-align:left;}"
+        ".refuted{color:#a00;border:2px solid #a00;padding:.5em;}"
         "</style></head><body>"
         f"<h1>{esc(report.title)}</h1>"
+        + alert
         + table(("quantity", "value"), summary_rows(report))
         + f"<h2>Threat model</h2><p>{esc(report.threat_model.describe())}</p>"
         + "<h2>Mechanisms</h2>"
@@ -219,6 +328,7 @@ def to_html(
         + f"<h2>Epsilon after each round (delta = {report.delta:.3g})</h2>"
         + figure
         + table(curve_header(report), curve_rows(report))
+        + audits
         + "<h2>Warnings</h2>"
         + warnings
         + "</body></html>\n"

@@ -81,7 +81,7 @@ def test_a_real_version_1_report_still_loads() -> None:
     assert "| released | not stated |" in old.to_markdown()
     again = PrivacyReport.from_json(old.to_json())
     assert again == old
-    assert json.loads(old.to_json())["version"] == 2
+    assert json.loads(old.to_json())["version"] == REPORT_FORMAT_VERSION
     fresh = PrivacyReport.from_ledger(
         old.ledger, delta=old.delta, neighbouring=old.neighbouring, sampling=old.sampling
     )
@@ -578,7 +578,7 @@ def test_version_1_reports_still_load() -> None:
     )
     old = current.to_dict()
     old["version"] = 1
-    for key in ("clip_norm", "noise_multiplier", "released"):
+    for key in ("clip_norm", "noise_multiplier", "released", "audits"):
         del old[key]
     del old["threat_model"]["colluders"]
     old["ledger"] = {"type": "ledger", "version": 1, "entries": old["ledger"]["entries"]}
@@ -589,7 +589,7 @@ def test_version_1_reports_still_load() -> None:
     assert [p.round for p in loaded.curve] == [2, 3]  # entry ends, in compositions
     assert loaded.released is None
     assert loaded.threat_model.colluders is None
-    assert json.loads(loaded.to_json())["version"] == REPORT_FORMAT_VERSION == 2
+    assert json.loads(loaded.to_json())["version"] == REPORT_FORMAT_VERSION == 3
     wor = dp.SampledWithoutReplacement(100, 10, dp.Gaussian(1.0))
     old["ledger"] = dp.ledger_to_dict([(wor, 1), (wor, 1)])
     old["ledger"] = {"type": "ledger", "version": 1, "entries": old["ledger"]["entries"]}
