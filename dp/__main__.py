@@ -1,4 +1,4 @@
-"""Command line: ``python -m dp report ...`` and ``python -m dp calibrate ...``.
+"""Command line: ``python -m dp report ...``, ``calibrate ...`` and ``audit ...``.
 
 ``report`` accounts a mechanism given by flags or by a TOML/JSON file (noise multiplier,
 steps, the sampling scheme with its rate or cohort size, delta, the neighbouring relation,
@@ -13,6 +13,11 @@ seconds. There is no default delta: ``--delta`` (or ``delta`` in the file) is re
 a delta above ``1/N`` for a given population ``N`` is refused. Every bad flag or file gives
 one line on stderr naming the bad value and exit status 2, never a traceback. Installed as
 the ``fedcrypt-dp`` console script.
+
+``audit FILE`` reads saved :class:`~dp.audit.AuditResult` records (one, a list, or a
+privacy report's ``audits``), prints each one's ``describe()`` line (or JSON) and exits
+with status 1 when any of them refutes its claimed epsilon, so a pipeline can fail on it;
+``--ledger FILE --delta D`` first recomputes the claim from a saved ledger.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Any, NoReturn
 
 PROG = "fedcrypt-dp"
 EXIT_USAGE = 2
+EXIT_REFUTED = 1
+"""``audit``: some audit's lower bound exceeds its claimed epsilon."""
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 """Largest settings or ledger file read."""
@@ -262,6 +269,23 @@ def _build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--population", type=_flag(_integer(2), int), help="N: refuse delta > 1/N")
     cal.add_argument("--accountant", choices=("pld", "rdp"), default="pld")
     cal.add_argument("--format", choices=("table", "json"), default="table")
+
+    aud = sub.add_parser(
+        "audit",
+        help="check saved audit results against their claimed epsilon (exit 1 if refuted)",
+    )
+    aud.add_argument(
+        "file", metavar="FILE", help="an audit result, a list of them, or a privacy report (JSON)"
+    )
+    aud.add_argument(
+        "--ledger",
+        metavar="FILE",
+        help="recompute the claimed epsilon from this saved ledger (needs --delta)",
+    )
+    aud.add_argument(
+        "--delta", type=_flag(_delta, float), help="with --ledger: the audits' delta (required)"
+    )
+    aud.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -639,6 +663,97 @@ def _calibrate_fixed_size(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _load_audits(path: str) -> list[Any]:
+    """The :class:`~dp.audit.AuditResult` records a file holds, each validated.
+
+    The file is one record, a JSON list of records, or a privacy report (its ``audits``,
+    after the whole report is validated); read through :mod:`dp._bounded_json`.
+    """
+    from dp.audit import AuditResult
+    from dp.errors import SerializationError
+    from dp.report import MAX_AUDITS, PrivacyReport
+
+    data = _load_json(path)
+    try:
+        if isinstance(data, dict) and data.get("type") == "privacy_report":
+            audits = list(PrivacyReport.from_dict(data).audits)
+        elif isinstance(data, list):
+            if len(data) > MAX_AUDITS:
+                raise CliError(f"{path} holds more than {MAX_AUDITS} audit results")
+            audits = [AuditResult.from_dict(item) for item in data]
+        elif isinstance(data, dict):
+            audits = [AuditResult.from_dict(data)]
+        else:
+            raise CliError(
+                f"{path}: expected an audit result, a list of them or a privacy report, "
+                f"got a JSON {type(data).__name__}"
+            )
+    except SerializationError as exc:
+        raise CliError(f"{path}: {exc}") from None
+    if not audits:
+        raise CliError(f"{path} holds no audit results: nothing to check")
+    return audits
+
+
+def _ledger_claim(path: str, delta: float) -> tuple[float, str]:
+    """The epsilon a privacy report states for a saved ledger at ``delta``, and its relation.
+
+    The same accounting as ``report`` (PLD where it applies, else RDP, composed by counts),
+    under the relation the ledger was written under.
+    """
+    import dp
+    from dp.report import PrivacyReport
+
+    raw = _load_json(path)
+    ledger = dp.ledger_from_dict(raw)
+    relation = dp.ledger_neighbouring(raw)
+    epsilon = PrivacyReport.from_ledger(
+        ledger, delta=delta, neighbouring=relation, curve_points=2
+    ).epsilon
+    if not math.isfinite(epsilon):
+        raise CliError(f"{path}: the ledger's epsilon at delta {delta:g} is infinite")
+    return epsilon, relation
+
+
+def _audit(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The ``audit`` command's output, and the line for stderr when a claim is refuted."""
+    import dataclasses
+    import json
+
+    audits = _load_audits(args.file)
+    head = ""
+    if args.ledger is None:
+        if args.delta is not None:
+            raise CliError("--delta applies with --ledger (an audit states its own delta)")
+    else:
+        if args.delta is None:
+            raise CliError("--ledger needs --delta (the delta the audits are stated at)")
+        for audit in audits:
+            if not math.isclose(audit.delta, args.delta, rel_tol=1e-9):
+                raise CliError(
+                    f"an audit is stated at delta {audit.delta:g}, not --delta {args.delta:g}: "
+                    "a lower bound and a claim compare only at one delta"
+                )
+        claim, relation = _ledger_claim(args.ledger, args.delta)
+        audits = [dataclasses.replace(audit, claimed_epsilon=claim) for audit in audits]
+        head = (
+            f"claimed epsilon {claim:.4g} at delta {args.delta:g}, recomputed from "
+            f"{args.ledger} under {relation}\n"
+        )
+    from dp.report import REFUTED_WARNING
+
+    refuted = sum(audit.violation for audit in audits)
+    alarm = (
+        f"CLAIM REFUTED by {refuted} of {len(audits)} audit{'' if len(audits) == 1 else 's'}: "
+        f"{REFUTED_WARNING}"
+        if refuted
+        else None
+    )
+    if args.format == "json":
+        return json.dumps([audit.to_dict() for audit in audits], indent=2) + "\n", alarm
+    return head + "".join(audit.describe() + "\n" for audit in audits), alarm
+
+
 def _write(path: str, data: bytes | str) -> None:
     """Write to a temporary sibling and rename: never a partial file."""
     target = Path(path)
@@ -655,7 +770,11 @@ def _write(path: str, data: bytes | str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 user error, 1 internal)."""
+    """Run the command line; returns the exit status.
+
+    0 on success, 2 on a user error (one line on stderr), 1 when ``audit`` finds a refuted
+    claim (one line on stderr saying so) or on an internal error.
+    """
     from dp.errors import DPError
 
     parser = _build_parser()
@@ -665,8 +784,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         png = None
+        alarm = None
         if args.command == "report":
             text, png = _report(args)
+        elif args.command == "audit":
+            text, alarm = _audit(args)
         else:
             text = _calibrate(args)
         # Everything is computed before anything is written.
@@ -683,6 +805,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the CLI promises no tracebacks
         sys.stderr.write(f"{PROG} {args.command}: internal error: {type(exc).__name__}: {exc}\n")
         return 1
+    if alarm is not None:
+        sys.stderr.write(f"{PROG} {args.command}: {alarm}\n")
+        return EXIT_REFUTED
     return 0
 
 
