@@ -11,6 +11,7 @@ PyTorch models plug in through :mod:`federated.torch` (the only module importing
 
 from __future__ import annotations
 
+from federated.audit import AuditConfig
 from federated.client import ClientUpdate, FederatedClient
 from federated.config import (
     Aggregation,
@@ -70,6 +71,7 @@ __all__ = [
     "MaskingSettings",
     "PaillierSettings",
     "DropoutSimulation",
+    "AuditConfig",
     # clients and execution
     "ClientUpdate",
     "FederatedClient",

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +24,9 @@ from dp.report import PrivacyReport, SamplingScheme, ThreatModel
 from federated._privacy import PrivacyTracker
 from federated.config import Aggregation, DPMode, FederatedConfig, UniformSelection
 from federated.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from dp.audit import AuditResult  # scipy.stats: loaded only by audited runs
 
 __all__ = ["RoundStatus", "RoundRecord", "History", "RELEASED"]
 
@@ -97,6 +100,8 @@ class History:
         stop_reason: why the run ended (all rounds done, or the budget).
         config: the configuration of the run.
         privacy: the privacy tracker holding the accountant and its ledger.
+        audit: the canary audit of the run (``federated.run(..., audit=...)``): its
+            epsilon lower bound and estimate next to the claimed epsilon, or ``None``.
     """
 
     records: tuple[RoundRecord, ...]
@@ -104,6 +109,7 @@ class History:
     stop_reason: str
     config: FederatedConfig
     privacy: PrivacyTracker
+    audit: AuditResult | None = None
 
     @property
     def completed_rounds(self) -> int:
@@ -129,6 +135,8 @@ class History:
 
         ``ledger`` is :func:`dp.ledger_to_dict` of the accountant (``None`` without DP):
         ``dp.RdpAccountant.from_ledger_dict`` rebuilds it under the run's relation.
+        ``audit`` is the canary audit's :meth:`dp.audit.AuditResult.to_dict` (``None``
+        without one), readable by :meth:`dp.audit.AuditResult.from_dict`.
         """
         return {
             "aggregation": self.config.aggregation.value,
@@ -148,6 +156,7 @@ class History:
             if self.privacy.accountant is None
             else self.privacy.accountant.ledger_to_dict(),
             "rounds": [r.to_dict() for r in self.records],
+            "audit": None if self.audit is None else self.audit.to_dict(),
         }
 
     def privacy_report(self, *, title: str | None = None) -> PrivacyReport:
@@ -160,7 +169,8 @@ class History:
         survivors seen), the clip norm and noise multiplier in the user's units, and what
         was released (every completed round's noised aggregate, hence the model). The title
         names the aggregation backend, and says so loudly when it is the insecure plaintext
-        baseline.
+        baseline. A canary audit of the run (:attr:`audit`) gets its own section, and a
+        refuted claim a warning.
 
         Raises:
             InvalidArgument: the run used no DP, or completed no round (nothing to report).
@@ -196,6 +206,7 @@ class History:
             noise_multiplier=privacy.noise_multiplier,
             released=RELEASED,
             title=title if title is not None else _default_title(config),
+            audits=() if self.audit is None else (self.audit,),
         )
 
     def write_privacy_report(

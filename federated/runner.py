@@ -27,6 +27,7 @@ from federated._masked import MaskingAggregator
 from federated._paillier import PaillierAggregator
 from federated._plain import PlainInsecureAggregator
 from federated._privacy import PrivacyTracker
+from federated.audit import AuditConfig, CanaryPlan
 from federated.client import ClientUpdate, FederatedClient, check_example_count, check_update
 from federated.config import (
     Aggregation,
@@ -132,6 +133,7 @@ def run(
     progress: bool | None = None,
     observer: Observer | None = None,
     paillier_keys: ThresholdKeys | None = None,
+    audit: AuditConfig | None = None,
 ) -> History:
     """Run federated training and return its :class:`~federated.History`.
 
@@ -151,9 +153,14 @@ def run(
         paillier_keys: the key-holder committee's threshold key for the ``paillier``
             backend (from :func:`secagg.paillier.threshold.deal_threshold_keys`); dealt
             at the first round when omitted.
+        audit: insert secret canary clients and audit the run with them
+            (:mod:`federated.audit`); the result is ``History.audit``. The canaries whose
+            coin is set are appended to ``clients`` (ids from ``len(clients)`` on) and
+            count in the population the selection and the accountant use.
 
     Returns:
-        The history: per-round records, the final parameters and the privacy ledger.
+        The history: per-round records, the final parameters, the privacy ledger and the
+        audit (``None`` without one).
 
     Raises:
         InvalidArgument: on an inconsistent configuration or population.
@@ -170,6 +177,13 @@ def run(
         raise InvalidArgument("initial_parameters must be a non-empty 1-D vector")
     if not np.all(np.isfinite(parameters)):
         raise InvalidArgument("initial_parameters contain NaN or Inf")
+    canaries: CanaryPlan | None = None
+    if audit is not None:
+        if not isinstance(audit, AuditConfig):
+            raise InvalidArgument("audit must be an AuditConfig")
+        canaries = CanaryPlan.draw(audit, config, parameters.size)
+        clients = [*clients, *canaries.clients]
+    initial = parameters
     population = len(clients)
     if population < 1:
         raise InvalidArgument("there are no clients")
@@ -301,12 +315,18 @@ def run(
         close_bar()
         if owns_executor:
             runner.close()
+    audit_result = None
+    if canaries is not None:
+        delta = config.privacy.run_delta if config.privacy.enabled else canaries.settings.delta
+        assert delta is not None  # checked by CanaryPlan.draw
+        audit_result = canaries.audit(parameters - initial, delta, privacy.epsilon())
     return History(
         records=tuple(records),
         parameters=parameters,
         stop_reason=stop_reason,
         config=config,
         privacy=privacy,
+        audit=audit_result,
     )
 
 
