@@ -35,6 +35,8 @@ from federated import (
 from federated._privacy import PrivacyTracker
 from federated.client import ClientUpdate
 from federated.history import History
+from secagg.paillier.threshold import ThresholdKeys
+from tests.federated.conftest import TEST_PAILLIER
 
 DIMENSION = 1000
 CANARIES = 100
@@ -231,3 +233,29 @@ def test_audits_that_would_mean_nothing_are_refused(
 def test_bad_audit_configs_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidArgument):
         AuditConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_canaries_are_ordinary_clients_under_paillier(committee_keys: ThresholdKeys) -> None:
+    """Under Paillier the canaries encrypt their updates like everyone else."""
+    config = FederatedConfig(
+        rounds=1,
+        selection=UniformSelection(4),  # never more than the population, canaries or not
+        aggregation=Aggregation.PAILLIER,
+        paillier=TEST_PAILLIER,
+        privacy=PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=1.0, delta=DELTA),
+    )
+    clients = [PullClient(np.full(16, 0.01)) for _ in range(4)]
+    history = run(
+        config,
+        clients,
+        np.zeros(16),
+        paillier_keys=committee_keys,
+        audit=AuditConfig(canaries=8),
+    )
+    audit = history.audit
+    assert audit is not None
+    assert audit.canaries == 8
+    assert history.completed_rounds == 1
+    assert audit.epsilon_lower_bound is not None
+    assert audit.claimed_epsilon is not None
+    assert audit.epsilon_lower_bound <= audit.claimed_epsilon
