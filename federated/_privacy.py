@@ -152,8 +152,10 @@ class PrivacyTracker:
     def _subsampled(self, inner: dp.DpEvent) -> dp.DpEvent:
         selection = self.config.selection
         if isinstance(selection, UniformSelection):
-            if selection.sample_size >= self.population:
-                return inner
+            # Even a cohort of the whole population is a fixed-size cohort: with one client
+            # more it would leave one out, so under add/remove it displaces (the accountant
+            # charges twice the sensitivity). Full participation that grows with the
+            # population is PoissonSelection(rate=1.0).
             return dp.SampledWithoutReplacement(self.population, selection.sample_size, inner)
         assert isinstance(selection, PoissonSelection)
         if selection.rate >= 1.0:

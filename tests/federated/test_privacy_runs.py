@@ -80,7 +80,7 @@ def test_distributed_accounting_uses_the_survivors() -> None:
     history = run(config, make_clients(10), START)
     assert [r.survivors for r in history.records] == [10, 8, 10]
     ledger = history.privacy.accountant.ledger
-    n_mins = [event.n_min for event, _ in ledger]
+    n_mins = [event.event.n_min for event, _ in ledger]  # inside the fixed-size cohort
     # Complete graph of 10 at 0.6: Shamir threshold 6, so 5 clients may collude with the
     # server and subtract their shares: only survivors - 5 shares count.
     assert history.privacy.colluders == 5

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import dp
+from federated._privacy import PrivacyTracker
 from federated.client import ClientUpdate, check_example_count
 from federated.config import (
     Aggregation,
@@ -154,7 +155,8 @@ def test_colluders_default_to_what_secagg_tolerates_and_reduce_n_min() -> None:
     assert tracker._distributed.n_min == 4
     assert [r.survivors for r in history.records] == [10, 8, 10]
     assert tracker.accountant is not None
-    honest = [event.n_min for event, _ in tracker.accountant.ledger]  # full batch
+    # A cohort of the whole population is still a fixed-size cohort (it displaces).
+    honest = [event.event.n_min for event, _ in tracker.accountant.ledger]
     assert honest == [8, 6, 8]  # survivors minus the 2 colluders
     threat = history.privacy_report().threat_model
     assert threat.colluders == 2
@@ -167,7 +169,7 @@ def test_explicit_colluders_and_their_limits() -> None:
     history = run(trusting, make_clients(10), START)
     assert history.privacy_report().threat_model.colluders == 0
     assert history.privacy.accountant is not None
-    assert [e.n_min for e, _ in history.privacy.accountant.ledger] == [10, 8, 10]
+    assert [e.event.n_min for e, _ in history.privacy.accountant.ledger] == [10, 8, 10]
     # More colluders than the SecAgg+ threshold tolerates: the masking itself no longer
     # hides an honest client's input, so no DP claim can rest on it.
     with pytest.raises(InvalidArgument, match="collud"):
@@ -411,3 +413,26 @@ def test_the_saved_ledger_carries_the_relation_and_rebuilds_the_epsilon() -> Non
     rebuilt = type(history.privacy.accountant).from_ledger_dict(ledger)
     assert rebuilt.neighbouring == "replace_one"
     assert rebuilt.get_epsilon(1e-5) == pytest.approx(history.final_epsilon, rel=1e-12)
+
+
+def test_a_cohort_of_the_whole_population_still_displaces() -> None:
+    # UniformSelection(N) of N clients: with one client more it would leave one out, so
+    # under add/remove it is accounted at twice the sensitivity; PoissonSelection(1.0)
+    # grows with the population and is not.
+    base = {"rounds": 3, "clip_norm": 1.0}
+    privacy = PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=2.0, delta=1e-5)
+    fixed = PrivacyTracker(
+        FederatedConfig(selection=UniformSelection(10), privacy=privacy, **base), 10, 4
+    )
+    event = fixed.worst_case_event()
+    assert isinstance(event, dp.SampledWithoutReplacement)
+    assert (event.population, event.sample_size) == (10, 10)
+    everyone = PrivacyTracker(
+        FederatedConfig(selection=PoissonSelection(1.0), privacy=privacy, **base), 10, 4
+    )
+    assert not isinstance(everyone.worst_case_event(), dp.SampledWithoutReplacement)
+    rounds = 3
+    assert fixed.planned_epsilon() is not None
+    fixed_eps = dp.RdpAccountant().compose(event, rounds).get_epsilon(1e-5)
+    full_eps = dp.RdpAccountant().compose(everyone.worst_case_event(), rounds).get_epsilon(1e-5)
+    assert fixed_eps > 1.8 * full_eps
