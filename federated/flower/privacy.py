@@ -123,10 +123,12 @@ class RunAccountant:
         self.events: list[DpEvent] = []
 
     def sampled(self, event: DpEvent, cohort: int) -> DpEvent:
-        """``event`` amplified by the fixed-size uniform sampling of the cohort."""
-        if cohort >= self.population:
-            return event
-        return SampledWithoutReplacement(self.population, cohort, event)
+        """``event`` amplified by the fixed-size uniform sampling of the cohort.
+
+        A cohort of every node is still a fixed-size cohort (with one node more it would
+        leave one out), so under add/remove it is accounted with displacement too.
+        """
+        return SampledWithoutReplacement(self.population, min(cohort, self.population), event)
 
     def accountant(self, extra: DpEvent | None = None) -> dp.PrivacyAccountant:
         """A fresh accountant holding the ledger (and ``extra``): PLD if it can, else RDP.

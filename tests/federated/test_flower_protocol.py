@@ -19,6 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dp.events import SampledWithoutReplacement
+
 pytest.importorskip("flwr")
 
 from flwr.app import (
@@ -220,7 +222,9 @@ def test_distributed_dp_run_stops_at_the_target_epsilon() -> None:
     grid = LocalGrid(make_app(), 6)
     strategy = SecureFedAvg(
         MaskingAggregation(),
-        privacy=DistributedDP(noise_multiplier=2.0, delta=1e-5, target_epsilon=4.5),
+        # A cohort of all 6 nodes is a fixed-size cohort: under add/remove it displaces,
+        # so the accounting charges twice the sensitivity (z = 4 costs what z = 2 did).
+        privacy=DistributedDP(noise_multiplier=4.0, delta=1e-5, target_epsilon=4.5),
         clip_norm=CLIP,
     )
     result = strategy.start(grid, initial(), num_rounds=50)
@@ -241,13 +245,14 @@ def test_distributed_dp_run_stops_at_the_target_epsilon() -> None:
     assert report.threat_model.n_min == 1
     assert report.threat_model.colluders == 3
     assert report.neighbouring == "add_remove"
-    assert report.noise_multiplier == 2.0
+    assert report.noise_multiplier == 4.0
     assert report.clip_norm == CLIP
     assert result.accountant is not None
     for event, outcome in zip(
         result.accountant.events, [o for o in result.outcomes if o.completed], strict=True
     ):
-        assert event.n_min == len(outcome.survivors) - 3  # full batch: not sampled
+        assert isinstance(event, SampledWithoutReplacement)  # a cohort of all 6 nodes
+        assert event.event.n_min == len(outcome.survivors) - 3
     summary = result.to_dict()
     assert summary["privacy_report"]["rounds"] == len(result.records)
 
@@ -294,7 +299,8 @@ def test_flower_colluders_and_relation_reach_the_plan_and_the_accountant() -> No
     )
     assert result.accountant is not None
     assert result.accountant.accountant().neighbouring == "zero_out"
-    assert [e.n_min for e in result.accountant.events] == [5, 5]  # 6 survivors - 1
+    # Inside the fixed-size cohort of all 6 nodes: 6 survivors - 1 colluder.
+    assert [e.event.n_min for e in result.accountant.events] == [5, 5]
     report = result.privacy_report()
     assert report is not None
     assert report.neighbouring == "zero_out"
