@@ -185,7 +185,7 @@ def _digits_part(rounds: int) -> tuple[list[Outcome], Outcome]:
     ]
     outcomes = [_timed(name, cfg, task.clients, start, task.evaluate) for name, cfg in configs]
     audited = _timed(
-        f"  the same, {DIGITS_CANARIES} canaries",
+        f"  + {DIGITS_CANARIES} canary clients (audit)",
         configs[-1][1],
         task.clients,
         start,
@@ -213,15 +213,23 @@ def _print_linear(baseline: Outcome, secure: Outcome) -> float:
 def _print_digits(outcomes: Sequence[Outcome], audited: Outcome) -> float:
     print("\nPart 2: scikit-learn digits, non-IID (2 digits per client), 100 clients, MLP")
     print(f"{'':36} {'accuracy':>9} {'epsilon':>9} {'seconds':>8}")
-    for outcome in (*outcomes, audited):
-        accuracy = outcome.history.metric("accuracy")[-1]
-        epsilon = "-" if outcome.epsilon is None else f"{outcome.epsilon:.2f}"
-        print(f"{outcome.name:36} {accuracy:9.3f} {epsilon:>9} {outcome.seconds:8.1f}")
+    for outcome in outcomes:
+        _print_row(outcome)
+    corrected = _print_correction(outcomes[-1].history, EARLIER_DIGITS)
+    print("The private run again, audited by canary clients (extra clients, so they cost some")
+    print("accuracy, and they join the population the accountant counts):")
+    _print_row(audited)
     audit = audited.history.audit
     assert audit is not None
     joined = audited.history.privacy.population - outcomes[-1].history.privacy.population
     print(f"  {joined} of the {audit.canaries} canaries joined; audit: {audit.describe()}")
-    return _print_correction(outcomes[-1].history, EARLIER_DIGITS)
+    return corrected
+
+
+def _print_row(outcome: Outcome) -> None:
+    accuracy = outcome.history.metric("accuracy")[-1]
+    epsilon = "-" if outcome.epsilon is None else f"{outcome.epsilon:.2f}"
+    print(f"{outcome.name:36} {accuracy:9.3f} {epsilon:>9} {outcome.seconds:8.1f}")
 
 
 def earlier_config_epsilon(history: History, earlier: Earlier) -> float:
