@@ -69,6 +69,18 @@ class PrivacyTracker:
         self._distributed: DistributedConfig | None = None
         if not privacy.enabled:
             return
+        selection = config.selection
+        if (
+            isinstance(selection, PoissonSelection)
+            and selection.expected_cohort is None
+            and privacy.neighbouring == "add_remove"
+        ):
+            raise InvalidArgument(
+                "with DP, Poisson selection and the add_remove relation, declare "
+                "PoissonSelection(rate, expected_cohort=...): the FedAvg denominator must be "
+                "a public constant, not rate x the population, which differs between "
+                "neighbouring datasets and would release the noise at a data-dependent scale"
+            )
         delta = privacy.run_delta
         if delta > 1.0 / population:
             raise InvalidArgument(

@@ -105,15 +105,33 @@ class PoissonSelection:
     """Include every client independently with probability ``rate`` each round.
 
     Accounted as Poisson subsampling (Abadi et al. 2016; Mironov, Talwar, Zhang 2019). The
-    FedAvg denominator is the expected cohort size ``rate * population`` so that the DP
-    sensitivity does not depend on the random cohort size (McMahan et al. 2018).
+    FedAvg denominator is the expected cohort size, so that the DP sensitivity does not
+    depend on the random cohort size (McMahan et al. 2018): ``expected_cohort`` when given
+    (a public constant), else ``rate * population``. Under DP with the add/remove relation
+    the population itself differs between neighbouring datasets, and a denominator that
+    follows it releases the noise at a data-dependent scale, so such runs must declare
+    ``expected_cohort`` (the runner refuses them otherwise).
+
+    Attributes:
+        rate: the inclusion probability, in (0, 1].
+        expected_cohort: the public FedAvg denominator, > 0 (``None``: ``rate`` times the
+            population, allowed without DP or under zero_out / replace_one).
     """
 
     rate: float
+    expected_cohort: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.rate, (int, float)) or not 0.0 < float(self.rate) <= 1.0:
             raise InvalidArgument("PoissonSelection.rate must be in (0, 1]")
+        cohort = self.expected_cohort
+        if cohort is not None and (
+            isinstance(cohort, bool)
+            or not isinstance(cohort, (int, float))
+            or not math.isfinite(cohort)
+            or cohort <= 0
+        ):
+            raise InvalidArgument("PoissonSelection.expected_cohort must be finite and > 0")
 
 
 Selection = UniformSelection | PoissonSelection

@@ -48,7 +48,12 @@ def sample_clients(selection: Selection, population: int) -> tuple[int, ...]:
 
 
 def expected_cohort_size(selection: Selection, population: int) -> float:
-    """The expected number of selected clients: the FedAvg denominator under DP."""
+    """The expected number of selected clients: the FedAvg denominator under DP.
+
+    A declared ``PoissonSelection.expected_cohort`` (a public constant) takes precedence.
+    """
     if isinstance(selection, UniformSelection):
         return float(selection.sample_size)
+    if selection.expected_cohort is not None:
+        return float(selection.expected_cohort)
     return selection.rate * population

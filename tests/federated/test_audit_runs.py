@@ -98,7 +98,7 @@ def test_noise_switched_off_is_refuted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PrivacyTracker, "add_central_noise", lambda self, total: total)
     config = FederatedConfig(
         rounds=1,
-        selection=PoissonSelection(1.0),
+        selection=PoissonSelection(1.0, expected_cohort=float(len(_clients()))),
         aggregation=Aggregation.PLAIN_INSECURE,
         privacy=PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=20.0, delta=DELTA),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,7 @@ from federated.config import (
 from federated.errors import BudgetExhausted, InvalidArgument
 from federated.history import RoundStatus
 from federated.runner import run
+from federated.selection import expected_cohort_size
 from tests.federated._linear import START, TRUE_WEIGHT, make_clients
 
 # With noise the stated tolerance is looser: the linear weight ends within 0.15 of 2.
@@ -198,9 +201,28 @@ def test_unaccountable_configurations_are_refused() -> None:
 
 
 def test_central_dp_with_poisson_selection_is_accounted() -> None:
-    config = _config(DPMode.CENTRAL, rounds=4, selection=PoissonSelection(0.5))
+    selection = PoissonSelection(0.5, expected_cohort=10.0)
+    config = _config(DPMode.CENTRAL, rounds=4, selection=selection)
     history = run(config, make_clients(20), START)
     ledger = history.privacy.accountant.ledger
     assert all(isinstance(event, dp.PoissonSampled) for event, _ in ledger)
     assert history.final_epsilon is not None
     assert history.final_epsilon > 0
+
+
+def test_poisson_selection_under_dp_needs_a_public_denominator() -> None:
+    # Under add/remove the population differs between neighbouring datasets, so a FedAvg
+    # denominator of rate x population would release the noise at a data-dependent scale.
+    config = _config(DPMode.CENTRAL, rounds=1, selection=PoissonSelection(0.5))
+    with pytest.raises(InvalidArgument, match="expected_cohort"):
+        run(config, make_clients(20), START)
+    zero_out = PrivacyConfig(
+        mode=DPMode.CENTRAL, noise_multiplier=0.8, delta=1e-5, neighbouring="zero_out"
+    )
+    run(_config(DPMode.CENTRAL, rounds=1, selection=PoissonSelection(0.5), privacy=zero_out),
+        make_clients(20), START)  # fmt: skip
+    assert expected_cohort_size(PoissonSelection(0.5, expected_cohort=7.0), 20) == 7.0
+    assert expected_cohort_size(PoissonSelection(0.5), 20) == 10.0
+    for bad in (0.0, -1.0, math.inf, math.nan, True):
+        with pytest.raises(InvalidArgument):
+            PoissonSelection(0.5, expected_cohort=bad)

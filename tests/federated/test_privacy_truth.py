@@ -428,7 +428,11 @@ def test_a_cohort_of_the_whole_population_still_displaces() -> None:
     assert isinstance(event, dp.SampledWithoutReplacement)
     assert (event.population, event.sample_size) == (10, 10)
     everyone = PrivacyTracker(
-        FederatedConfig(selection=PoissonSelection(1.0), privacy=privacy, **base), 10, 4
+        FederatedConfig(
+            selection=PoissonSelection(1.0, expected_cohort=10.0), privacy=privacy, **base
+        ),
+        10,
+        4,
     )
     assert not isinstance(everyone.worst_case_event(), dp.SampledWithoutReplacement)
     rounds = 3
