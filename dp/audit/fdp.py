@@ -31,17 +31,10 @@ from dp.audit._checks import (
     count,
     nonnegative,
     probability,
-    real_vector,
 )
 from dp.audit.gdp import gdp_epsilon
-from dp.audit.one_run import (
-    count_correct,
-    default_guess_counts,
-    gaussian_estimate,
-    guesses_from_scores,
-)
+from dp.audit.one_run import best_guess_bound
 from dp.audit.result import AuditResult
-from dp.errors import InvalidArgument
 
 __all__ = ["audit_one_run_gdp", "gdp_one_run_mu_lower_bound", "gdp_one_run_refutes"]
 
@@ -138,26 +131,13 @@ def audit_one_run_gdp(
         inclusion, delta, confidence, claimed_epsilon, scores, guesses
     )
     m = included.size
-    mu_hat: float | None = None
-    estimate: float | None = None
-    if guesses is not None:
-        r, v = count_correct(included, guesses)
-        mu_bound = gdp_one_run_mu_lower_bound(m, r, v, confidence=confidence)
-    else:
-        values = real_vector("scores", scores)  # type: ignore[arg-type]
-        if values.size != m:
-            raise InvalidArgument("one score per canary is needed")
-        pairs = list(guess_counts) if guess_counts is not None else default_guess_counts(m)
-        if not pairs:
-            raise InvalidArgument("guess_counts is empty")
-        level = 1.0 - (1.0 - confidence) / len(pairs)
-        mu_bound, r, v = -1.0, 0, 0
-        for positives, negatives in pairs:
-            r_k, v_k = count_correct(included, guesses_from_scores(values, positives, negatives))
-            b_k = gdp_one_run_mu_lower_bound(m, r_k, v_k, confidence=level)
-            if b_k > mu_bound:
-                mu_bound, r, v = b_k, r_k, v_k
-        mu_hat, estimate = gaussian_estimate(values, included, delta)
+
+    def bound_at(r: int, v: int, level: float) -> float:
+        return gdp_one_run_mu_lower_bound(m, r, v, confidence=level)
+
+    mu_bound, r, v, mu_hat, estimate = best_guess_bound(
+        included, scores, guesses, guess_counts, confidence, delta, bound_at
+    )
     return AuditResult(
         method="one_run_gdp",
         delta=delta,

@@ -23,7 +23,7 @@ Ceiling: with ``r`` guesses all correct, the bound cannot exceed
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -243,26 +243,13 @@ def audit_one_run(
         inclusion, delta, confidence, claimed_epsilon, scores, guesses
     )
     m = included.size
-    estimate: float | None = None
-    mu_hat: float | None = None
-    if guesses is not None:
-        r, v = count_correct(included, guesses)
-        bound = one_run_epsilon_lower_bound(m, r, v, delta=delta, confidence=confidence)
-    else:
-        values = real_vector("scores", scores)  # type: ignore[arg-type]
-        if values.size != m:
-            raise InvalidArgument("one score per canary is needed")
-        pairs = list(guess_counts) if guess_counts is not None else default_guess_counts(m)
-        if not pairs:
-            raise InvalidArgument("guess_counts is empty")
-        level = 1.0 - (1.0 - confidence) / len(pairs)
-        bound, r, v = -1.0, 0, 0
-        for positives, negatives in pairs:
-            r_k, v_k = count_correct(included, guesses_from_scores(values, positives, negatives))
-            b_k = one_run_epsilon_lower_bound(m, r_k, v_k, delta=delta, confidence=level)
-            if b_k > bound:
-                bound, r, v = b_k, r_k, v_k
-        mu_hat, estimate = gaussian_estimate(values, included, delta)
+
+    def bound_at(r: int, v: int, level: float) -> float:
+        return one_run_epsilon_lower_bound(m, r, v, delta=delta, confidence=level)
+
+    bound, r, v, mu_hat, estimate = best_guess_bound(
+        included, scores, guesses, guess_counts, confidence, delta, bound_at
+    )
     return AuditResult(
         method="one_run",
         delta=delta,
@@ -276,3 +263,43 @@ def audit_one_run(
         guesses=r,
         correct=v,
     )
+
+
+def best_guess_bound(
+    included: NDArray[np.bool_],
+    scores: ArrayLike | None,
+    guesses: ArrayLike | None,
+    guess_counts: Sequence[tuple[int, int]] | None,
+    confidence: float,
+    delta: float,
+    bound_at: Callable[[int, int, float], float],
+) -> tuple[float, int, int, float | None, float | None]:
+    """The best bound over the guess counts tried: ``(bound, guesses, correct, mu, eps)``.
+
+    With ``guesses`` given, ``bound_at(r, v, confidence)`` of them. With ``scores``, every
+    ``(positives, negatives)`` pair of ``guess_counts`` (default
+    :func:`default_guess_counts`) is tried at a Bonferroni-corrected level, so picking the
+    best costs no confidence; the Gaussian fit of the scores gives the estimate.
+
+    Raises:
+        InvalidArgument: a score count that is not one per canary, or no pair to try.
+    """
+    m = included.size
+    if guesses is not None:
+        r, v = count_correct(included, guesses)
+        return bound_at(r, v, confidence), r, v, None, None
+    values = real_vector("scores", scores)  # type: ignore[arg-type]
+    if values.size != m:
+        raise InvalidArgument("one score per canary is needed")
+    pairs = list(guess_counts) if guess_counts is not None else default_guess_counts(m)
+    if not pairs:
+        raise InvalidArgument("guess_counts is empty")
+    level = 1.0 - (1.0 - confidence) / len(pairs)
+    bound, r, v = -1.0, 0, 0
+    for positives, negatives in pairs:
+        r_k, v_k = count_correct(included, guesses_from_scores(values, positives, negatives))
+        b_k = bound_at(r_k, v_k, level)
+        if b_k > bound:
+            bound, r, v = b_k, r_k, v_k
+    mu_hat, estimate = gaussian_estimate(values, included, delta)
+    return bound, r, v, mu_hat, estimate
