@@ -139,7 +139,32 @@ class Sum(Valid):
         return int(self.field.dot(outputs[0], powers))
 
 
-class SumVec(Valid):
+class _ChunkedRangeCheck(Valid):
+    """A circuit whose one gadget range-checks every measurement entry in chunks.
+
+    Subclasses set ``chunk_length`` and ``GADGET_CALLS`` (SumVec: every bit; Histogram:
+    every bucket; draft-irtf-cfrg-vdaf-07, sections 7.4.3 and 7.4.4).
+    """
+
+    chunk_length: int
+
+    def gadget_inputs(
+        self, meas: FieldVec, joint_rand: FieldVec, num_shares: int
+    ) -> list[FieldVec]:
+        """Range-check pairs for every entry, weighted by powers of ``joint_rand[0]``."""
+        return [
+            range_check_inputs(
+                self.field,
+                meas,
+                int(joint_rand[0]),
+                self.chunk_length,
+                self.GADGET_CALLS[0],
+                num_shares,
+            )
+        ]
+
+
+class SumVec(_ChunkedRangeCheck):
     """Prio3SumVec's circuit: every bit of every entry is 0 or 1 (draft 7.4.3, Field128)."""
 
     def __init__(self, length: int, bits: int, chunk_length: int) -> None:
@@ -172,21 +197,6 @@ class SumVec(Valid):
         """The entrywise sums."""
         return self.field.to_ints(output)
 
-    def gadget_inputs(
-        self, meas: FieldVec, joint_rand: FieldVec, num_shares: int
-    ) -> list[FieldVec]:
-        """Range-check pairs for every bit."""
-        return [
-            range_check_inputs(
-                self.field,
-                meas,
-                int(joint_rand[0]),
-                self.chunk_length,
-                self.GADGET_CALLS[0],
-                num_shares,
-            )
-        ]
-
     def circuit_error(self) -> Fraction:
         """``MEAS_LEN / p``: a non-zero polynomial of degree ``MEAS_LEN`` in ``r``."""
         return Fraction(self.MEAS_LEN, self.field.MODULUS)
@@ -198,7 +208,7 @@ class SumVec(Valid):
         return int(self.field.sum(outputs[0]))
 
 
-class Histogram(Valid):
+class Histogram(_ChunkedRangeCheck):
     """Prio3Histogram's circuit: one-hot over ``length`` buckets (draft 7.4.4, Field128)."""
 
     def __init__(self, length: int, chunk_length: int) -> None:
@@ -225,21 +235,6 @@ class Histogram(Valid):
     def decode(self, output: FieldVec, num_measurements: int) -> list[int]:
         """The bucket counts."""
         return self.field.to_ints(output)
-
-    def gadget_inputs(
-        self, meas: FieldVec, joint_rand: FieldVec, num_shares: int
-    ) -> list[FieldVec]:
-        """Range-check pairs for every bucket."""
-        return [
-            range_check_inputs(
-                self.field,
-                meas,
-                int(joint_rand[0]),
-                self.chunk_length,
-                self.GADGET_CALLS[0],
-                num_shares,
-            )
-        ]
 
     def circuit_error(self) -> Fraction:
         """``(MEAS_LEN + 2) / p``: the range check in ``jr0``, then the output in ``jr1``."""
