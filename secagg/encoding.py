@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from secagg._arrays import as_numpy
 from secagg.errors import InvalidArgument, PlaintextOverflow
 
 __all__ = [
@@ -43,7 +44,7 @@ the quantisation step is then the float64 spacing rather than ``1 / scale``."""
 
 
 def _as_finite_floats(x: object) -> npt.NDArray[np.float64]:
-    arr = np.asarray(x)
+    arr = as_numpy(x, "x")
     if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
         raise InvalidArgument(f"expected real numbers, got dtype {arr.dtype}")
     out = arr.astype(np.float64)
@@ -111,7 +112,7 @@ def stochastic_round(x: npt.ArrayLike) -> npt.NDArray[np.int64]:
 def to_ring(values: npt.ArrayLike, modulus_bits: int) -> npt.NDArray[np.uint64]:
     """Map signed integers in ``[-2^(B-1), 2^(B-1))`` to ``Z_{2^B}`` (two's complement)."""
     _check_bits(modulus_bits)
-    arr = np.asarray(values)
+    arr = as_numpy(values, "values")
     if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
         raise InvalidArgument(f"to_ring takes integers, got dtype {arr.dtype}")
     if arr.size:
@@ -128,7 +129,7 @@ def to_ring(values: npt.ArrayLike, modulus_bits: int) -> npt.NDArray[np.uint64]:
 def from_ring(values: npt.ArrayLike, modulus_bits: int) -> npt.NDArray[np.int64]:
     """Inverse of :func:`to_ring`: lift ``Z_{2^B}`` to the centred range ``[-2^(B-1), 2^(B-1))``."""
     _check_bits(modulus_bits)
-    arr = np.asarray(values)
+    arr = as_numpy(values, "values")
     if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
         raise InvalidArgument(f"from_ring takes integers, got dtype {arr.dtype}")
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) >> modulus_bits):

@@ -51,6 +51,7 @@ from dp.events import (
     DpEvent,
     Gaussian,
     Laplace,
+    MatrixFactorizationGaussian,
     PoissonSampled,
     SampledWithoutReplacement,
     SelfComposed,
@@ -116,6 +117,8 @@ def accounting_form(event: DpEvent, relation: Neighbouring) -> DpEvent:
         return SelfComposed(accounting_form(event.event, relation), event.count)
     if isinstance(event, Composed):
         return Composed(tuple(accounting_form(inner, relation) for inner in event.events))
+    if isinstance(event, MatrixFactorizationGaussian):
+        return _matrix_factorization_form(event, relation)
     if isinstance(event, SampledWithoutReplacement):
         base = doubled(event.event)
         if relation == "add_remove":
@@ -129,3 +132,61 @@ def accounting_form(event: DpEvent, relation: Neighbouring) -> DpEvent:
             "under add_remove (which Poisson sampling satisfies) or zero_out"
         )
     return doubled(event)
+
+
+def _matrix_factorization_form(
+    event: MatrixFactorizationGaussian, relation: Neighbouring
+) -> DpEvent:
+    """A DP-FTRL entry is a Gaussian under zero-out (at ``2x`` under replace-one), never add/remove.
+
+    See :class:`dp.events.MatrixFactorizationGaussian`: without sampling, an added client
+    can displace others from later rounds, which the schema's sensitivity does not cover.
+    """
+    if relation == "add_remove":
+        raise UnsupportedEvent(
+            f"{event!r}: a matrix-factorisation (DP-FTRL) mechanism is accounted under "
+            "zero_out (or replace_one), the relation its participation-schema sensitivity is "
+            "for; under add_remove a client's presence can change who else takes part"
+        )
+    try:
+        return Gaussian(event.gaussian_noise_multiplier(2.0 if relation == "replace_one" else 1.0))
+    except InvalidArgument as error:
+        raise UnsupportedEvent(f"{event!r} has no representable Gaussian form: {error}") from error
+
+
+def _refuse_variable_noise_count(event: DpEvent, relation: Neighbouring) -> None:
+    """Refuse client-added noise whose number of shares would differ between neighbours.
+
+    The sum of ``n`` clients' noise shares has variance ``n s^2``, so a neighbour that
+    changes how many clients add noise changes the noise *variance*, which no shift pair
+    covers (with ``d`` coordinates the variance is measured to ``sqrt(2/d)``). Under
+    add/remove without a fixed-size cohort the target's own share is present on one side
+    only; under Poisson sampling whether the target adds a share depends on its coin, and
+    the mixture ``q(S + x) + (1 - q) A`` against ``q S + (1 - q) A`` (``S = A`` plus the
+    target's share) is not dominated by the amplified shift pair. Fixed-size cohorts keep
+    the count of noise shares fixed on both sides (every relation), and zero_out and
+    replace_one keep the target's share on both sides.
+    """
+    if isinstance(event, DistributedDiscreteGaussian) and relation == "add_remove":
+        raise UnsupportedEvent(
+            f"{event!r} under add_remove: the target client's own noise share is in the sum "
+            "on one side only, so the noise variance differs between neighbours; account "
+            "client-added noise under zero_out or replace_one, or with a fixed-size cohort "
+            "(SampledWithoutReplacement), which keeps the number of noise shares fixed"
+        )
+    if isinstance(event, PoissonSampled) and _adds_client_noise(event.event):
+        raise UnsupportedEvent(
+            f"{event!r}: under Poisson sampling the number of client noise shares depends on "
+            "who is sampled, so the amplified shift pair does not bound it; use a fixed-size "
+            "cohort (SampledWithoutReplacement) for client-added noise"
+        )
+
+
+def _adds_client_noise(event: DpEvent) -> bool:
+    if isinstance(event, DistributedDiscreteGaussian):
+        return True
+    if isinstance(event, SelfComposed):
+        return _adds_client_noise(event.event)
+    if isinstance(event, Composed):
+        return any(_adds_client_noise(inner) for inner in event.events)
+    return False

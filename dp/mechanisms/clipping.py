@@ -18,6 +18,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from dp._arrays import refuse_tensor
 from dp.errors import InvalidArgument
 
 __all__ = [
@@ -47,6 +48,7 @@ def positive_real(name: str, value: object) -> float:
 
 def _float_vector(x: ArrayLike, name: str) -> NDArray[np.float64]:
     """``x`` as a 1-D float64 array (no copy when it already is one); finiteness unchecked."""
+    refuse_tensor(x, name)
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiu" or arr.dtype == np.bool_:
         raise InvalidArgument(f"{name} must hold real numbers, got dtype {arr.dtype}")

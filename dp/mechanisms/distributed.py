@@ -40,6 +40,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from dp._arrays import refuse_tensor
 from dp.errors import CalibrationError, DPError, InvalidArgument
 from dp.events import DistributedDiscreteGaussian, DpEvent, Skellam
 from dp.mechanisms import _bernoulli
@@ -399,6 +400,7 @@ def decode_aggregate(
         The decoded sum and the accountant event for ``survivors`` noise shares.
     """
     count = _positive_int("survivors", survivors)
+    refuse_tensor(aggregate, "aggregate")
     arr = np.asarray(aggregate)
     if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
         raise InvalidArgument(f"the aggregate must hold integers, got dtype {arr.dtype}")

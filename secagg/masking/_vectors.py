@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from secagg._arrays import refuse_tensor
 from secagg.errors import InvalidArgument
 from secagg.masking._prg import word_dtype
 
@@ -19,6 +20,7 @@ def as_ring_vector(
     Floats (including NaN and Inf), booleans, objects, other shapes and out-of-range values
     raise :class:`~secagg.errors.InvalidArgument`; nothing is rounded or wrapped silently.
     """
+    refuse_tensor(vector, "vector")
     if not isinstance(vector, np.ndarray):
         raise InvalidArgument("the input must be a numpy array")
     if vector.ndim != 1 or vector.shape[0] != length:

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from secagg.errors import InvalidArgument, PlaintextOverflow
 
-__all__ = ["PackingLayout", "MAX_SLOT_BITS", "headroom_bits"]
+__all__ = ["PackingLayout", "MAX_SLOT_BITS", "headroom_bits", "value_bits_for"]
 
 #: Slots are decoded through uint64, so one slot holds at most 64 bits.
 MAX_SLOT_BITS = 64
@@ -35,6 +35,56 @@ MAX_SUMMANDS = (1 << 32) - 1
 def headroom_bits(max_summands: int) -> int:
     """Return ``ceil(log2(max_summands))``, the carry headroom of a slot."""
     return (max_summands - 1).bit_length()
+
+
+def value_bits_for(max_abs: float, scale_bits: int) -> int:
+    """Return the narrowest ``value_bits`` holding ``round(x 2^s)`` for every ``|x| <= max_abs``.
+
+    With ``V = ceil(max_abs 2^s)`` (an integer) the answer is ``b = bitlen(V) + 1``.
+
+    Why it is safe (no slot can ever carry into the next one):
+
+    1. ``rint`` is monotone and ``V`` is an integer ``>= max_abs 2^s``, so
+       ``|x| <= max_abs`` gives ``|v| = |rint(x 2^s)| <= V``.
+    2. ``V < 2^bitlen(V) = 2^(b-1)``, so ``v`` lies in ``[-2^(b-1), 2^(b-1))`` and the biased
+       encoding ``u = v + 2^(b-1)`` satisfies ``0 <= u <= 2^b - 1``.
+    3. A slot holding ``m <= M = max_summands`` encodings is at most
+       ``M (2^b - 1) < 2^b 2^ceil(log2 M) = 2^slot_bits``: it fits its
+       ``slot_bits = b + ceil(log2 M)`` bits (the BatchCrypt argument, Zhang et al. 2020).
+    4. ``floor((k - 1) / slot_bits)`` slots make a plaintext below ``2^(k-1) <= n`` for a
+       ``k``-bit modulus, so the packed sum never wraps modulo ``n``.
+
+    ``b`` is also the narrowest width: ``bitlen(V) - 1`` bits of magnitude would give
+    ``2^(b-2) <= V``, outside ``[-2^(b-2), 2^(b-2))``. Example: ``max_abs = 1``, ``s = 16``:
+    ``V = 2^16``, ``b = 18``; with ``M = 100`` a slot is ``18 + 7 = 25`` bits, 81 per 2048-bit
+    ciphertext (32-bit values gave 52).
+
+    Raises:
+        InvalidArgument: ``max_abs`` is not a finite positive number, ``scale_bits`` is out of
+            range, or the width would exceed ``MAX_SLOT_BITS - 1``.
+    """
+    if isinstance(max_abs, bool) or not isinstance(max_abs, int | float | np.integer | np.floating):
+        raise InvalidArgument(f"max_abs must be a positive number, got {max_abs!r}")
+    if isinstance(scale_bits, bool) or not isinstance(scale_bits, int):
+        raise InvalidArgument(f"scale_bits must be an int, got {scale_bits!r}")
+    if not 0 <= scale_bits <= MAX_SCALE_BITS:
+        raise InvalidArgument(f"scale_bits must be in [0, {MAX_SCALE_BITS}]")
+    bound = float(max_abs)
+    if not math.isfinite(bound) or bound <= 0:
+        raise InvalidArgument(f"max_abs must be a finite positive number, got {max_abs!r}")
+    # ldexp by a power of two is exact in binary floating point; ceil of a finite float is an
+    # exact Python int, so V is computed without rounding error.
+    scaled = math.ldexp(bound, scale_bits)
+    if not math.isfinite(scaled):
+        raise InvalidArgument("max_abs * 2^scale_bits overflows")
+    limit = math.ceil(scaled)
+    value_bits = max(2, limit.bit_length() + 1)
+    if value_bits > MAX_SLOT_BITS - 1:
+        raise InvalidArgument(
+            f"max_abs * 2^scale_bits needs {value_bits} value bits, more than "
+            f"{MAX_SLOT_BITS - 1}; lower scale_bits or max_abs"
+        )
+    return value_bits
 
 
 @dataclass(frozen=True, slots=True)

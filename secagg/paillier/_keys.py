@@ -239,25 +239,40 @@ class PublicKey:
         x: ArrayLike,
         *,
         scale_bits: int | None = None,
-        value_bits: int = 32,
+        value_bits: int | None = None,
+        max_abs: float | None = None,
         max_summands: int = 1024,
         workers: int | None = None,
     ) -> EncryptedVector:
         """Encrypt a numpy array as packed ciphertexts (see :class:`EncryptedVector`).
 
+        The slot width follows from the declared value range, the scale and the summand
+        budget: ``value_bits = bitlen(ceil(max_abs 2^scale_bits)) + 1`` (the narrowest width
+        that holds every value; proof in :func:`secagg.paillier._encoding.value_bits_for`)
+        plus ``ceil(log2(max_summands))`` bits of carry headroom. With the defaults for
+        floats (``max_abs=1``, ``scale_bits=16``) and ``max_summands=100`` that is 18 + 7 =
+        25-bit slots, 81 values per 2048-bit ciphertext, and no sum of up to
+        ``max_summands`` vectors can overflow.
+
         Args:
-            x: A float or integer array of any shape (not empty).
+            x: A float or integer numpy array of any shape (not empty). A ``torch.Tensor``
+                is refused: pass ``t.detach().cpu().numpy()``.
             scale_bits: Fixed-point scale: floats are rounded to multiples of
                 ``2^-scale_bits``. Defaults to 16 for floats and 0 for integers (which must
                 then be 0).
-            value_bits: Each scaled value must lie in ``[-2^(value_bits-1), 2^(value_bits-1))``.
+            value_bits: An explicit width instead of ``max_abs``: each scaled value must lie
+                in ``[-2^(value_bits-1), 2^(value_bits-1))``.
+            max_abs: The declared value range ``|x| <= max_abs``; values outside it raise
+                :class:`~secagg.errors.PlaintextOverflow`. Defaults to 1.0 for floats;
+                integers default to ``value_bits=32`` unless ``max_abs`` is given.
             max_summands: How many such vectors may be added (weights count with their value);
                 each slot gets ``ceil(log2(max_summands))`` bits of headroom.
             workers: Threads to use (default: up to 2).
 
         Raises:
-            InvalidArgument: Bad array or parameters.
-            PlaintextOverflow: A value falls outside the declared ``value_bits`` range.
+            InvalidArgument: Bad array (or a torch tensor) or parameters, or both
+                ``value_bits`` and ``max_abs``.
+            PlaintextOverflow: A value falls outside the declared range.
         """
         from secagg.paillier._vector import EncryptedVector
 
@@ -266,6 +281,7 @@ class PublicKey:
             x,
             scale_bits=scale_bits,
             value_bits=value_bits,
+            max_abs=max_abs,
             max_summands=max_summands,
             workers=workers,
         )

@@ -12,6 +12,7 @@ import gmpy2  # type: ignore[import-untyped]
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from secagg._arrays import as_numpy
 from secagg.errors import (
     DeserializationError,
     EncodingMismatch,
@@ -20,7 +21,7 @@ from secagg.errors import (
     PlaintextOverflow,
 )
 from secagg.paillier import hazmat
-from secagg.paillier._encoding import PackingLayout
+from secagg.paillier._encoding import PackingLayout, value_bits_for
 from secagg.paillier._parallel import resolve_workers
 from secagg.paillier._wire import seal, unseal
 
@@ -39,6 +40,27 @@ _COUNT = struct.Struct(">I")
 _FLAG_INTEGER = 1
 _MAX_NDIM = 32
 _DEFAULT_FLOAT_SCALE_BITS = 16
+# Floats are declared to lie in [-1, 1] unless max_abs says otherwise (clipped updates,
+# normalised features); integers keep the int32 range.
+_DEFAULT_FLOAT_MAX_ABS = 1.0
+_DEFAULT_INTEGER_VALUE_BITS = 32
+
+
+def _check_max_abs(array: NDArray[Any], max_abs: float) -> None:
+    """Refuse values outside the declared ``[-max_abs, max_abs]``.
+
+    NaN and infinities are left to :meth:`PackingLayout.quantize`, which refuses them with
+    :class:`~secagg.errors.InvalidArgument`.
+    """
+    if array.size == 0:
+        return
+    magnitude = np.abs(array.astype(np.float64, copy=False))
+    largest = float(np.max(magnitude, initial=0.0, where=np.isfinite(magnitude)))
+    if largest > max_abs:
+        raise PlaintextOverflow(
+            f"a value of magnitude {largest:.6g} exceeds max_abs = {max_abs:g}; clip the "
+            "values or pass a larger max_abs (the default value range is [-1, 1])"
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -105,12 +127,13 @@ class EncryptedVector:
         x: ArrayLike,
         *,
         scale_bits: int | None = None,
-        value_bits: int = 32,
+        value_bits: int | None = None,
+        max_abs: float | None = None,
         max_summands: int = 1024,
         workers: int | None = None,
     ) -> EncryptedVector:
         """Encrypt an array; see :meth:`secagg.paillier.PublicKey.encrypt_vector`."""
-        array = np.asarray(x)
+        array = as_numpy(x, "x")
         if array.dtype.kind in "iub":
             if array.dtype.kind == "b":
                 raise InvalidArgument("boolean arrays are not supported; cast to an integer")
@@ -121,6 +144,16 @@ class EncryptedVector:
             raise InvalidArgument(f"expected a float or integer array, got dtype {array.dtype}")
         if scale_bits is None:
             scale_bits = 0 if integer else _DEFAULT_FLOAT_SCALE_BITS
+        if value_bits is not None and max_abs is not None:
+            raise InvalidArgument("pass value_bits or max_abs, not both")
+        if value_bits is None:
+            if integer and max_abs is None:
+                value_bits = _DEFAULT_INTEGER_VALUE_BITS
+            else:
+                if max_abs is None:
+                    max_abs = _DEFAULT_FLOAT_MAX_ABS
+                value_bits = value_bits_for(max_abs, scale_bits)
+                _check_max_abs(array, float(max_abs))
         layout = PackingLayout.for_key(
             public_key.bits,
             tuple(int(d) for d in array.shape),

@@ -95,7 +95,7 @@ def test_2048_bit_keys_end_to_end() -> None:
     assert public_key.bits == 2048
     assert private_key.p % 4 == 3
     x = np.linspace(-100, 100, 2000)
-    total = sum([public_key.encrypt_vector(x, max_summands=4)] * 4)
+    total = sum([public_key.encrypt_vector(x, max_abs=100, max_summands=4)] * 4)
     expected = 4 * np.ldexp(np.rint(np.ldexp(x, 16)), -16)
     assert np.array_equal(private_key.decrypt_vector(total), expected)
     phe_private = to_phe(private_key)

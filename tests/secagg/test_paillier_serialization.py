@@ -23,7 +23,7 @@ from tests.secagg.strategies_paillier import float_vectors, keypair, signed_plai
 
 PK, SK = keypair()
 OTHER_PK, _ = keypair(which=1)
-VECTOR = PK.encrypt_vector(np.linspace(-2, 2, 90).reshape(9, 10), max_summands=8) * 3
+VECTOR = PK.encrypt_vector(np.linspace(-2, 2, 90).reshape(9, 10), max_abs=2, max_summands=8) * 3
 VECTOR_BYTES = VECTOR.to_bytes()
 CIPHERTEXT_BYTES = PK.encrypt(-42).to_bytes()
 
@@ -64,7 +64,7 @@ def test_ciphertext_round_trips(m: int) -> None:
 
 @given(float_vectors(max_size=120))
 def test_vector_round_trips(x: np.ndarray) -> None:
-    ev = PK.encrypt_vector(x)
+    ev = PK.encrypt_vector(x, value_bits=32)
     loaded = EncryptedVector.from_bytes(ev.to_bytes(), PK)
     assert loaded.layout == ev.layout
     assert loaded.summands == ev.summands

@@ -21,7 +21,7 @@ def fixed_point(x: np.ndarray, scale_bits: int) -> np.ndarray:
 
 @given(float_vectors())
 def test_float_round_trip_is_exact_after_fixed_point_rounding(x: np.ndarray) -> None:
-    ev = PK.encrypt_vector(x)
+    ev = PK.encrypt_vector(x, value_bits=32)
     out = SK.decrypt_vector(ev)
     assert out.shape == x.shape
     assert out.dtype == np.float64
@@ -114,7 +114,7 @@ def test_negative_weights_are_refused() -> None:
 def test_vector_addition_is_commutative(x: np.ndarray, y: np.ndarray) -> None:
     if x.shape != y.shape:
         y = np.resize(y, x.shape)
-    a, b = PK.encrypt_vector(x), PK.encrypt_vector(y)
+    a, b = PK.encrypt_vector(x, value_bits=32), PK.encrypt_vector(y, value_bits=32)
     assert np.array_equal(SK.decrypt_vector(a + b), SK.decrypt_vector(b + a))
     assert np.array_equal(SK.decrypt_vector(a + b), fixed_point(x, 16) + fixed_point(y, 16))
 
@@ -180,8 +180,8 @@ def test_decode_is_the_decryption_path_and_checks_its_input() -> None:
 
 def test_threads_do_not_change_results() -> None:
     x = np.linspace(-3, 3, 500)
-    one = PK.encrypt_vector(x, workers=1)
-    two = PK.encrypt_vector(x, workers=2)
+    one = PK.encrypt_vector(x, max_abs=3, workers=1)
+    two = PK.encrypt_vector(x, max_abs=3, workers=2)
     expected = fixed_point(x, 16)
     for ev in (one, two):
         assert np.array_equal(SK.decrypt_vector(ev, workers=1), expected)

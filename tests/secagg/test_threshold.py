@@ -320,9 +320,10 @@ def test_float_vectors_from_many_clients_sum_within_the_fixed_point_error() -> N
     keys = committee(4, 3)
     generator = np.random.default_rng(7)
     updates = [generator.normal(size=(3, 50)) for _ in range(10)]
+    params = {"max_abs": 8.0, "max_summands": 16}
     total = sum(
-        (keys.public_key.encrypt_vector(u, max_summands=16) for u in updates[1:]),
-        keys.public_key.encrypt_vector(updates[0], max_summands=16),
+        (keys.public_key.encrypt_vector(u, **params) for u in updates[1:]),
+        keys.public_key.encrypt_vector(updates[0], **params),
     )
     shares = [share.partial_decrypt_vector(total) for share in keys.shares]
     result = combine_vector_shares(keys.verification, total, shares)
