@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secagg.errors import EncodingMismatch, InvalidArgument, KeyMismatch
+from secagg.errors import EncodingMismatch, InvalidArgument, KeyMismatch, PlaintextOverflow
 from secagg.paillier import Ciphertext, PrivateKey, PublicKey, generate_keypair
-from secagg.paillier.phe_compat import from_phe, to_phe
+from secagg.paillier.phe_compat import EncodedCiphertext, from_phe, from_phe_number, to_phe
 from tests.secagg.strategies_paillier import keypair, signed_plaintexts
 
 PK, SK = keypair()
@@ -102,3 +103,62 @@ def test_2048_bit_keys_end_to_end() -> None:
     assert phe_private.decrypt(to_phe(public_key.encrypt(-7) * 6)) == -42
     loaded = PublicKey.from_bytes(public_key.to_bytes())
     assert loaded == public_key
+
+
+finite_floats = st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=25)
+@given(finite_floats)
+def test_phe_floats_convert_with_their_exponent(x: float) -> None:
+    theirs = PHE_PK.encrypt(x)
+    ours = from_phe_number(theirs, public_key=PK)
+    assert ours.exponent == theirs.exponent
+    assert ours.decrypt(SK) == PHE_SK.decrypt(theirs) == x
+    back = to_phe(ours)
+    assert (back.exponent, back.ciphertext(be_secure=False)) == (
+        theirs.exponent,
+        theirs.ciphertext(be_secure=False),
+    )
+
+
+@settings(max_examples=25)
+@given(finite_floats, finite_floats, st.integers(-8, 2))
+def test_our_encoded_numbers_decrypt_and_add_like_phe(x: float, y: float, exponent: int) -> None:
+    ours = EncodedCiphertext.encrypt(PK, x, exponent=exponent)
+    step = Fraction(16) ** exponent
+    assert ours.decrypt_exact(SK) == round(Fraction(x) / step) * step
+    assert PHE_SK.decrypt(to_phe(ours)) == ours.decrypt(SK)
+    # Sums align exponents as phe does, in both libraries, to the same value.
+    theirs = PHE_PK.encrypt(y)
+    total = ours + from_phe_number(theirs, public_key=PK)
+    assert total.exponent == min(exponent, theirs.exponent)
+    assert total.decrypt(SK) == PHE_SK.decrypt(to_phe(ours) + theirs)
+
+
+def test_float_conversion_errors_are_typed() -> None:
+    theirs = PHE_PK.encrypt(0.5)
+    with pytest.raises(EncodingMismatch, match="from_phe_number"):
+        from_phe(theirs)
+    with pytest.raises(InvalidArgument):
+        from_phe_number(PHE_PK)
+    with pytest.raises(KeyMismatch):
+        from_phe_number(theirs, public_key=OTHER_PK)
+    number = from_phe_number(theirs, public_key=PK)
+    with pytest.raises(InvalidArgument):
+        number.with_exponent(number.exponent + 1)
+    with pytest.raises(InvalidArgument):
+        EncodedCiphertext.encrypt(PK, float("nan"))
+    with pytest.raises(InvalidArgument):
+        EncodedCiphertext(number.ciphertext, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(PlaintextOverflow):
+        EncodedCiphertext.encrypt(PK, 1e300, exponent=-40)
+
+
+def test_vector_values_match_phe_numbers_of_exponent_minus_scale_over_4() -> None:
+    # The documented mapping: scale_bits = 16 is phe's exponent -4.
+    x = np.array([0.123456789, -0.5, 1.0])
+    decoded = SK.decrypt_vector(PK.encrypt_vector(x, scale_bits=16))
+    for value, got in zip(x, decoded, strict=True):
+        number = EncodedCiphertext.encrypt(PK, float(value), exponent=-4)
+        assert PHE_SK.decrypt(to_phe(number)) == got
