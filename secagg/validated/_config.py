@@ -15,10 +15,12 @@ from functools import cached_property
 
 from secagg.errors import DeserializationError, InsecureParameters, InvalidArgument
 from secagg.validated._field import Field64, Field128
+from secagg.validated._flp import Valid
 from secagg.validated._l2 import BOUNDED_L2_FIELD64_ID, BOUNDED_L2_ID, BoundedL2
+from secagg.validated._pine import PINE_FIELD64_ID, PINE_FIELD128_ID, Pine, PineValid
 from secagg.validated._prio3 import Prio3
 from secagg.validated._seal import KEY_BYTES
-from secagg.validated._soundness import soundness_bound
+from secagg.validated._soundness import SoundnessBound, soundness_bound
 from secagg.validated._xof import VERSION as DRAFT_VERSION
 
 __all__ = ["ValidatedConfig", "DIGEST_BYTES", "SOUNDNESS_TARGET_LOG2", "XOF_QUERIES"]
@@ -27,7 +29,15 @@ SOUNDNESS_TARGET_LOG2 = -64
 """Configurations whose soundness bound exceeds ``2^-64`` are refused unless opted in."""
 XOF_QUERIES = 2**40
 """The offline work (XOF calls) we assume a malicious client can spend grinding one report."""
-_FIELDS = {"Field64": (Field64, BOUNDED_L2_FIELD64_ID), "Field128": (Field128, BOUNDED_L2_ID)}
+_FIELDS = {"Field64": Field64, "Field128": Field128}
+_ALGOS = {
+    ("pine", "Field64"): PINE_FIELD64_ID,
+    ("pine", "Field128"): PINE_FIELD128_ID,
+    ("bits", "Field64"): BOUNDED_L2_FIELD64_ID,
+    ("bits", "Field128"): BOUNDED_L2_ID,
+}
+_NORM_PROOFS = {"Field64": 2, "Field128": 1}
+"""PINE's norm-equality proofs: ``f_ne^m <= 2^-100`` up to ``d = 10^6`` (not grindable)."""
 
 DIGEST_BYTES = 32
 _DOMAIN = b"fedcrypt/secagg-validated/config/v1"
@@ -48,8 +58,15 @@ class ValidatedConfig:
             "Field128" (draft 07's single-proof choice, 16-byte elements).
         proofs: how many independent proofs the client sends (draft 08's multiple proofs);
             3 on Field64 and 1 on Field128 meet the ``2^-64`` target up to ``d = 10^6``.
+            Under PINE, the proofs of its main circuit (the norm-equality circuit gets 2 on
+            Field64 and 1 on Field128).
         allow_weak_soundness: accept a configuration whose soundness bound (against
             ``2^40`` XOF calls) is above ``2^-64``; otherwise InsecureParameters.
+        circuit: "pine" (the default: PINE's exact L2 check, draft-chen-cfrg-vdaf-pine; the
+            upload is about one field vector; coordinates are bounded through the norm,
+            ``|v_i| <= sqrt(norm_bound)``, and the client refuses any outside ``bits``) or
+            "bits" (every coordinate bit-decomposed and range-checked, then the norm; the
+            upload is ``bits`` field elements per coordinate).
     """
 
     length: int
@@ -60,6 +77,7 @@ class ValidatedConfig:
     field: str = "Field64"
     proofs: int = 3
     allow_weak_soundness: bool = False
+    circuit: str = "pine"
     _digest: bytes = dataclass_field(init=False, repr=False, compare=False, default=b"")
 
     def __post_init__(self) -> None:
@@ -76,12 +94,13 @@ class ValidatedConfig:
             raise InvalidArgument("helper_public_key must be 32 bytes")
         if self.field not in _FIELDS:
             raise InvalidArgument("field must be 'Field64' or 'Field128'")
+        if self.circuit not in ("pine", "bits"):
+            raise InvalidArgument("circuit must be 'pine' or 'bits'")
         if isinstance(self.proofs, bool) or not isinstance(self.proofs, int):
             raise InvalidArgument("proofs must be an int")
         if not 1 <= self.proofs < 256:
             raise InvalidArgument("proofs must lie in [1, 256)")
-        valid = self._valid()  # refuses parameters that could wrap around the field
-        bound = soundness_bound(valid, xof_queries=XOF_QUERIES, proofs=self.proofs)
+        bound = self.soundness  # refuses parameters that could wrap around the field
         if bound.log2 > SOUNDNESS_TARGET_LOG2 and not self.allow_weak_soundness:
             raise InsecureParameters(
                 f"soundness error 2^{bound.log2:.1f} exceeds 2^{SOUNDNESS_TARGET_LOG2}: "
@@ -94,19 +113,39 @@ class ValidatedConfig:
         """SHA-256 of the canonical encoding (domain, draft version, algorithm, fields)."""
         return self._digest
 
-    def _valid(self) -> BoundedL2:
-        field, _ = _FIELDS[self.field]
+    def _valid(self) -> Valid:
+        field = _FIELDS[self.field]
+        if self.circuit == "pine":
+            return PineValid(field, self.length, self.norm_bound)
         return BoundedL2(self.length, self.bits, self.norm_bound, field=field)
+
+    @property
+    def norm_proofs(self) -> int:
+        """PINE's norm-equality proofs (2 on Field64, 1 on Field128; 0 for "bits")."""
+        return _NORM_PROOFS[self.field] if self.circuit == "pine" else 0
+
+    @property
+    def soundness(self) -> SoundnessBound:
+        """The soundness bound of one report (:func:`soundness_bound`, ``2^40`` XOF calls)."""
+        return soundness_bound(
+            self._valid(),
+            xof_queries=XOF_QUERIES,
+            proofs=self.proofs,
+            norm_proofs=max(1, self.norm_proofs),
+        )
 
     @cached_property
     def vdaf(self) -> Prio3:
-        """Prio3 over the bounded-L2 circuit of this configuration (two aggregators)."""
-        _, algo = _FIELDS[self.field]
-        return Prio3(self._valid(), algo, 2, self.proofs)
+        """Prio3 (or PINE, a Prio3 subclass) over this configuration's circuit (two aggregators)."""
+        algo = _ALGOS[(self.circuit, self.field)]
+        valid = self._valid()
+        if isinstance(valid, PineValid):
+            return Pine(valid, algo, 2, self.proofs, self.norm_proofs)
+        return Prio3(valid, algo, 2, self.proofs)
 
     def to_bytes(self) -> bytes:
         """Canonical, versioned encoding (the algorithm id names the field)."""
-        _, algo = _FIELDS[self.field]
+        algo = _ALGOS[(self.circuit, self.field)]
         head = struct.pack(
             _LAYOUT,
             DRAFT_VERSION,
@@ -129,13 +168,14 @@ class ValidatedConfig:
             raise DeserializationError("not a validated-aggregation configuration")
         offset = len(_DOMAIN)
         version, algo, length, bits, rnd, proofs, weak = struct.unpack_from(_LAYOUT, data, offset)
-        names = {a: name for name, (_, a) in _FIELDS.items()}
+        names = {a: key for key, a in _ALGOS.items()}
         if version != DRAFT_VERSION or algo not in names or weak not in (0, 1):
             raise DeserializationError("configuration for another draft or algorithm")
         offset += struct.calcsize(_LAYOUT)
         bound = int.from_bytes(data[offset : offset + 12], "big")
         key = data[offset + 12 :]
         try:
-            return cls(length, bits, bound, key, rnd, names[algo], proofs, bool(weak))
+            circuit, field = names[algo]
+            return cls(length, bits, bound, key, rnd, field, proofs, bool(weak), circuit)
         except InvalidArgument as exc:
             raise DeserializationError(str(exc)) from exc

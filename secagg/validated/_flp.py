@@ -148,6 +148,14 @@ class Valid(abc.ABC):
     def encode(self, measurement: Any) -> FieldVec:
         """The encoded measurement, ``MEAS_LEN`` elements; InvalidArgument if out of domain."""
 
+    def encode_unchecked(self, measurement: Any) -> FieldVec:
+        """Hazardous: the encoding a client that skipped its own checks would send.
+
+        Circuits whose encoding can carry an out-of-bounds measurement override this (with a
+        false claim the proof cannot back); by default it is :meth:`encode`.
+        """
+        return self.encode(measurement)
+
     @abc.abstractmethod
     def truncate(self, meas: FieldVec) -> FieldVec:
         """The aggregatable output, ``OUTPUT_LEN`` elements (linear in ``meas``)."""

@@ -124,6 +124,21 @@ class BoundedL2(Valid):
         slack = bits_of(self.field, [self.norm_bound - norm], self.slack_bits)
         return np.concatenate([coords, slack])
 
+    def encode_unchecked(self, measurement: Any) -> FieldVec:
+        """Hazardous: coordinates wrapped into ``bits`` bits, a slack of 0 if the norm is over.
+
+        What a client that skipped clipping sends (any claimed slack is then false).
+        """
+        values = [int(v) for v in measurement]
+        if len(values) != self.length:
+            raise InvalidArgument(f"the update must have {self.length} coordinates")
+        norm = sum(v * v for v in values)
+        slack = self.norm_bound - norm if norm <= self.norm_bound else 0
+        coords = bits_of(
+            self.field, [(v + self.offset) % (2 * self.offset) for v in values], self.bits
+        )
+        return np.concatenate([coords, bits_of(self.field, [slack], self.slack_bits)])
+
     def _coordinates(self, meas: FieldVec) -> FieldVec:
         """The offset coordinates ``u_i`` from (shares of) their bits."""
         f = self.field

@@ -45,12 +45,15 @@ from secagg.validated._messages import (
     RejectReason,
     Report,
 )
+from secagg.validated._pine import WraparoundRetry
 from secagg.validated._prio3 import PrepShare, PrepState
 from secagg.validated._seal import HelperKeyPair, seal
 from secagg.validated._state import open_state, seal_state
 from secagg.validated._wire import Reader, Writer
 
 _K_LEADER_STATE, _K_HELPER_STATE = 10, 11
+_WR_ATTEMPTS = 8
+"""An honest PINE client fails a wraparound test with probability about ``2^-50`` per try."""
 
 __all__ = ["Client", "Leader", "Helper", "RoundResult", "Rejection"]
 
@@ -104,8 +107,22 @@ class Client:
         refuse_tensor(update, "update")
         cfg = self.config
         vdaf = cfg.vdaf
+        if cfg.circuit == "pine":
+            # PINE bounds coordinates only through the norm; an honest client keeps the
+            # configuration's per-coordinate range too.
+            half = 1 << (cfg.bits - 1)
+            if any(not -half <= int(v) < half for v in update):
+                raise InvalidArgument(
+                    f"a coordinate lies outside [-2^{cfg.bits - 1}, 2^{cfg.bits - 1})"
+                )
         nonce = os.urandom(vdaf.NONCE_SIZE)
-        public, shares = vdaf.shard(update, nonce, os.urandom(vdaf.RAND_SIZE))
+        for attempt in range(_WR_ATTEMPTS):
+            try:
+                public, shares = vdaf.shard(update, nonce, os.urandom(vdaf.RAND_SIZE))
+                break
+            except WraparoundRetry:  # draft-chen-cfrg-vdaf-pine 4.1.4: retry, fresh randomness
+                if attempt == _WR_ATTEMPTS - 1:
+                    raise
         enc, ciphertext = seal(
             cfg.helper_public_key, vdaf.encode_input_share(shares[1]), _aad(cfg, nonce)
         )
@@ -329,7 +346,7 @@ class Leader(_Aggregator):
             index, nonce = r.u32(), r.fixed(16)
             out = vdaf.field.decode_vec(r.blob())
             seed = r.blob()
-            if len(out) != vdaf.flp.OUTPUT_LEN or len(seed) not in (0, 16):
+            if len(out) != vdaf.flp.OUTPUT_LEN or len(seed) not in (0, 16, 32):
                 raise DeserializationError("malformed pending report")
             share = vdaf.decode_prep_share(r.blob())
             pending.append((index, nonce, PrepState(out, seed or None), share))

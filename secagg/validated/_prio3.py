@@ -192,6 +192,18 @@ class Prio3:
         """
         return self.shard_encoded(self.flp.encode(measurement), nonce, rand)
 
+    def shard_unchecked(
+        self, measurement: Any, nonce: bytes, rand: bytes
+    ) -> tuple[list[bytes] | None, list[InputShare]]:
+        """Hazardous: :meth:`shard` of what a client that skipped its checks would encode.
+
+        The circuit's :meth:`~secagg.validated._flp.Valid.encode_unchecked` (for the
+        bounded-L2 circuits: the update as given with a false norm claim), with honest
+        proofs of it: the aggregators reject it except with the soundness error. For tests
+        and simulated attackers.
+        """
+        return self.shard_encoded(self.flp.valid.encode_unchecked(measurement), nonce, rand)
+
     def shard_encoded(
         self, meas: FieldVec, nonce: bytes, rand: bytes
     ) -> tuple[list[bytes] | None, list[InputShare]]:

@@ -40,6 +40,7 @@ def run_round(
     proofs: int = 3,
     round_number: int = 0,
     extra_reports: Sequence[bytes] = (),
+    circuit: str = "pine",
 ) -> SimulatedRound:
     """Validate and sum ``updates`` (each ``len(updates[0])`` signed ``bits``-bit integers).
 
@@ -59,6 +60,7 @@ def run_round(
         round_number=round_number,
         field=field,
         proofs=proofs,
+        circuit=circuit,
     )
     verify_key = os.urandom(16)
     reports = [Client(config).report(u).to_bytes() for u in updates]

@@ -37,7 +37,11 @@ from secagg.validated.hazmat import bits_of
 from .strategies import signed_updates
 
 KEYS = HelperKeyPair()
-CONFIG = ValidatedConfig(length=8, bits=8, norm_bound=2000, helper_public_key=KEYS.public)
+# The bit-decomposed circuit (every coordinate range-checked); PINE's own catalogue is in
+# test_pine.py.
+CONFIG = ValidatedConfig(
+    length=8, bits=8, norm_bound=2000, helper_public_key=KEYS.public, circuit="bits"
+)
 VALID = CONFIG.vdaf.flp.valid
 SIZE = CONFIG.vdaf.field.ENCODED_SIZE
 PROOFS = CONFIG.vdaf.PROOFS
@@ -271,7 +275,7 @@ def test_run_round_reports_the_traffic() -> None:
     from secagg.validated import run_round as simulate
 
     updates = [[1, -1, 2, -2], [3, 0, 0, 0]]
-    sim = simulate(updates, bits=4, norm_bound=20, extra_reports=[b"junk"])
+    sim = simulate(updates, bits=4, norm_bound=20, extra_reports=[b"junk"], circuit="bits")
     assert sim.result.sum == [4, -1, 2, -2]
     assert [r.reason for r in sim.result.rejected] == [RejectReason.MALFORMED]
     vdaf = sim.config.vdaf
@@ -288,7 +292,7 @@ def test_run_round_reports_the_traffic() -> None:
 def test_one_coordinate_out_of_range_with_the_norm_in_bounds() -> None:
     # Bound 10^5 admits v = 200 by norm (40,000), but 8-bit coordinates stop at 127: the
     # client writes u = 200 + 128 = 328 as the 8 bits of 72 with a "2" in place of bit 7.
-    config = ValidatedConfig(8, 8, 10**5, KEYS.public)
+    config = ValidatedConfig(8, 8, 10**5, KEYS.public, circuit="bits")
     valid = config.vdaf.flp.valid
     meas = np.concatenate(
         [
