@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from secagg._json import load_object, parse_decimal
+from secagg._progress import batched_with_progress
 from secagg.errors import (
     DeserializationError,
     InsecureParameters,
@@ -483,8 +484,14 @@ class PrivateKey:
         if not isinstance(vector, EncryptedVector):
             raise InvalidArgument(f"expected an EncryptedVector, got {type(vector).__name__}")
         self.public_key.check_same(vector.public_key)
-        plaintexts = self.decrypt_raw_many(
-            vector.ciphertexts, workers=workers, constant_time=constant_time
+        threads = resolve_workers(workers)
+        plaintexts = batched_with_progress(
+            lambda chunk: hazmat.raw_decrypt_many(
+                self, chunk, threads, constant_time=constant_time
+            ),
+            vector.ciphertexts,
+            desc="Paillier decrypt",
+            unit="ciphertext",
         )
         return vector.decode(plaintexts)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import gmpy2  # type: ignore[import-untyped]
 
+from secagg._progress import batched_with_progress
 from secagg.errors import DeserializationError, InsecureParameters, InvalidArgument
 from secagg.paillier import _threshold_math as tmath
 from secagg.paillier._ciphertext import Ciphertext
@@ -267,8 +268,14 @@ class KeyShare:
         threads = resolve_workers(workers)
         ciphertexts = vector_ints(vector, self.n)
         delta = tmath.holder_delta(self.n_parties)
-        values = tmath.partial_decrypt_many(
-            ciphertexts, self.secret, delta, self.n * self.n, threads, constant_time=constant_time
+        nsquare = self.n * self.n
+        values = batched_with_progress(
+            lambda chunk: tmath.partial_decrypt_many(
+                chunk, self.secret, delta, nsquare, threads, constant_time=constant_time
+            ),
+            ciphertexts,
+            desc=f"Paillier decryption share {self.holder}",
+            unit="ciphertext",
         )
         digest = ciphertexts_digest(ciphertexts, self.n)
         context, folded_c, folded_share = batch_statement(

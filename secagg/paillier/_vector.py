@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from secagg._arrays import as_numpy
+from secagg._progress import batched_with_progress
 from secagg.errors import (
     DeserializationError,
     EncodingMismatch,
@@ -165,7 +166,13 @@ class EncryptedVector:
         if array.dtype.kind == "u" and array.size and int(array.max()) >= layout.bias:
             raise PlaintextOverflow("unsigned values exceed the value_bits range")
         plaintexts = layout.pack(layout.quantize(array))
-        ciphertexts = hazmat.raw_encrypt_many(public_key, plaintexts, resolve_workers(workers))
+        threads = resolve_workers(workers)
+        ciphertexts = batched_with_progress(
+            lambda chunk: hazmat.raw_encrypt_many(public_key, chunk, threads),
+            plaintexts,
+            desc="Paillier encrypt",
+            unit="ciphertext",
+        )
         return cls(public_key, tuple(ciphertexts), layout, 1)
 
     def decode(self, plaintexts: Sequence[int]) -> NDArray[Any]:

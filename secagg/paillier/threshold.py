@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from secagg._progress import batched_with_progress
 from secagg.errors import (
     InsufficientShares,
     InvalidArgument,
@@ -343,8 +344,16 @@ def combine_vector_shares(
 
     valid, rejected = _choose(verification, shares, VectorDecryptionShare, check, strict)
     values = {holder: share.values for holder, share in valid.items()}
+
+    def combine(indices: Sequence[int]) -> list[int]:
+        start, stop = indices[0], indices[-1] + 1
+        part = {holder: v[start:stop] for holder, v in values.items()}
+        return tmath.combine_many(part, verification.n, verification.delta, threads)
+
     try:
-        plaintexts = tmath.combine_many(values, verification.n, verification.delta, threads)
+        plaintexts = batched_with_progress(
+            combine, range(len(ciphertexts)), desc="Paillier combine shares", unit="ciphertext"
+        )
     except ArithmeticError as error:  # pragma: no cover - ruled out by the proofs
         raise ProtocolError("verified shares failed to combine") from error
     decoded = np.asarray(vector.decode(plaintexts))
