@@ -81,12 +81,18 @@ class AggregateResult:
         survivors: the clients whose contribution is in ``total``.
         bytes_sent: bytes the clients sent to the server.
         note: why the round did not finish, if it did not.
+        rejected: reports the aggregators refused (validated aggregation: a proof that
+            failed, a malformed or replayed report); those clients are not in ``total``.
+        rejected_clients: the ids of the rejected clients, when the server learned them (a
+            validated round abandoned for too few valid reports knows only the count).
     """
 
     total: NDArray[np.float64] | None
     survivors: tuple[int, ...]
     bytes_sent: int
     note: str = ""
+    rejected: int = 0
+    rejected_clients: tuple[int, ...] = ()
 
 
 class Aggregator(Protocol):

@@ -12,6 +12,11 @@ nothing. The budget is checked with the worst case of the next round before it r
 Under distributed DP up to ``colluders`` clients may collude with the server and subtract
 their own noise shares, so the shares are sized for, and each round is accounted with, the
 honest survivors only: ``survivors - colluders``.
+
+Under validated aggregation, central DP trusts neither aggregator: each adds the whole
+discrete Gaussian noise to its share of the integer sum, and the round is accounted with
+one share's noise at the proven norm bound's sensitivity (:class:`AggregatorNoise`), which
+holds whichever aggregator colludes with the analyst and whatever the number of clients.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from numpy.typing import NDArray
 import dp
 from dp.mechanisms.central import GaussianMechanism
 from dp.mechanisms.distributed import DistributedConfig
-from federated._codecs import FixedPointCodec, IntegerCodec
+from federated._codecs import FixedPointCodec, IntegerCodec, weighted_bound
 from federated._distributed import DistributedCodec
+from federated._validated import AggregatorNoise, BoundedEncoding
 from federated.config import (
     Aggregation,
     BudgetPolicy,
@@ -34,10 +40,11 @@ from federated.config import (
     FederatedConfig,
     PoissonSelection,
     UniformSelection,
+    Weighting,
 )
 from federated.errors import BudgetExhausted, InvalidArgument
 
-__all__ = ["PrivacyTracker"]
+__all__ = ["PrivacyTracker", "validated_encoding"]
 
 
 class PrivacyTracker:
@@ -67,6 +74,7 @@ class PrivacyTracker:
         self.accountant: dp.PrivacyAccountant | None = None
         self._central: GaussianMechanism | None = None
         self._distributed: DistributedConfig | None = None
+        self._aggregators: AggregatorNoise | None = None
         if not privacy.enabled:
             return
         selection = config.selection
@@ -88,7 +96,12 @@ class PrivacyTracker:
                 "publishes one random client's data in the clear meets such a delta; choose "
                 "delta well below 1 / population"
             )
-        if privacy.mode is DPMode.CENTRAL:
+        if privacy.mode is DPMode.CENTRAL and config.aggregation is Aggregation.VALIDATED:
+            encoding = validated_encoding(config, vector_length)
+            self._aggregators = AggregatorNoise(
+                privacy.noise_multiplier, encoding.norm_bound, vector_length
+            )
+        elif privacy.mode is DPMode.CENTRAL:
             self._central = GaussianMechanism(
                 privacy.noise_multiplier,
                 l2_sensitivity=config.clip_norm + self._rounding_slack(),
@@ -182,6 +195,8 @@ class PrivacyTracker:
         """
         if self._central is not None:
             return self._subsampled(self._central.event)
+        if self._aggregators is not None:
+            return self._subsampled(self._aggregators.event)
         if self._distributed is not None:
             honest = survivors - self.colluders
             if honest < self.n_min:
@@ -274,9 +289,20 @@ class PrivacyTracker:
             raise InvalidArgument("this run has no central noise")
         return self._central.release(total)
 
+    @property
+    def aggregator_noise(self) -> AggregatorNoise | None:
+        """Validated aggregation under central DP: each aggregator's noise (else ``None``)."""
+        return self._aggregators
+
     def distributed_codec(self, cohort_size: int) -> IntegerCodec:
         """The distributed-DP codec of a round (clients add integer noise shares)."""
         if self._distributed is None:
             raise InvalidArgument("this run does not use distributed DP")
         del cohort_size  # fixed by UniformSelection, checked by FederatedConfig
         return DistributedCodec(self._distributed)
+
+
+def validated_encoding(config: FederatedConfig, vector_length: int) -> BoundedEncoding:
+    """The validated backend's fixed-point grid and proven norm bound for this run."""
+    bound = weighted_bound(config.clip_norm, config.weighting is Weighting.EXAMPLES)
+    return BoundedEncoding(config.validated.bits, vector_length, bound)

@@ -29,6 +29,7 @@ __all__ = [
     "PrivacyConfig",
     "MaskingSettings",
     "PaillierSettings",
+    "ValidatedSettings",
     "DropoutSimulation",
     "FederatedConfig",
 ]
@@ -38,12 +39,16 @@ class Aggregation(str, Enum):
     """How the server learns the sum of the clients' updates.
 
     ``MASKING`` (SecAgg+, the default) and ``PAILLIER`` never show the server a single
-    client's update. ``PLAIN_INSECURE`` is a baseline for comparison only: the server sees
-    every update in the clear, and its name and every report say so.
+    client's update. ``VALIDATED`` (Prio3 with a bounded-L2 proof, :mod:`secagg.validated`)
+    does not either, and also rejects any update whose clipping bound a malicious client did
+    not respect: the server and a helper aggregator check each client's proof on their
+    shares. ``PLAIN_INSECURE`` is a baseline for comparison only: the server sees every
+    update in the clear, and its name and every report say so.
     """
 
     MASKING = "masking"
     PAILLIER = "paillier"
+    VALIDATED = "validated"
     PLAIN_INSECURE = "plain_insecure"
 
 
@@ -329,6 +334,43 @@ class PaillierSettings:
             raise InvalidArgument("need 1 <= decryption_threshold <= key_holders")
 
 
+_VALIDATED_FIELDS = ("Field64", "Field128")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedSettings:
+    """Validated aggregation parameters (Prio3 over a bounded-L2 circuit, secagg.validated).
+
+    Each client rounds its clipped update onto a fixed-point grid whose scale is the largest
+    power of two keeping every coordinate of a clipped update inside ``bits`` signed bits,
+    and proves that the squared L2 norm of the integers is at most the clip bound's (plus
+    the rounding's, see ``docs/federated/index.md``). The proof's cost grows with
+    ``length * bits`` field elements, so fewer bits mean faster proofs and a coarser grid.
+
+    Attributes:
+        bits: signed bits per coordinate, in [4, 32].
+        field: ``"Field64"`` (the default, with 3 proofs) or ``"Field128"`` (1 proof).
+        proofs: independent proofs per report; the configuration must meet a soundness
+            error of ``2^-64`` against ``2^40`` XOF calls (checked when the run starts).
+    """
+
+    bits: int = 16
+    field: str = "Field64"
+    proofs: int = 3
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int):
+            raise InvalidArgument("ValidatedSettings.bits must be an int")
+        if not 4 <= self.bits <= 32:
+            raise InvalidArgument("ValidatedSettings.bits must be in [4, 32]")
+        if self.field not in _VALIDATED_FIELDS:
+            raise InvalidArgument("ValidatedSettings.field must be 'Field64' or 'Field128'")
+        if isinstance(self.proofs, bool) or not isinstance(self.proofs, int):
+            raise InvalidArgument("ValidatedSettings.proofs must be an int")
+        if not 1 <= self.proofs <= 255:
+            raise InvalidArgument("ValidatedSettings.proofs must be in [1, 255]")
+
+
 @dataclass(frozen=True, slots=True)
 class DropoutSimulation:
     """Simulated client dropouts, per protocol stage.
@@ -377,6 +419,7 @@ class FederatedConfig:
             lie in (0, 1] and the clipping bound still holds.
         masking: SecAgg+ settings.
         paillier: Paillier settings.
+        validated: validated-aggregation settings.
         dropout: simulated dropouts.
         min_clients: rounds with fewer selected clients are skipped.
     """
@@ -391,6 +434,7 @@ class FederatedConfig:
     example_weight_cap: int = 1000
     masking: MaskingSettings = field(default_factory=MaskingSettings)
     paillier: PaillierSettings = field(default_factory=PaillierSettings)
+    validated: ValidatedSettings = field(default_factory=ValidatedSettings)
     dropout: DropoutSimulation = field(default_factory=DropoutSimulation)
     min_clients: int = 2
 
@@ -414,6 +458,13 @@ class FederatedConfig:
         if self.privacy.enabled and self.weighting is Weighting.EXAMPLES:
             raise InvalidArgument(
                 "weighting by example counts breaks the DP sensitivity bound; use UNIFORM"
+            )
+        if self.privacy.mode is DPMode.DISTRIBUTED and self.aggregation is Aggregation.VALIDATED:
+            raise InvalidArgument(
+                "validated aggregation takes DPMode.CENTRAL: each of its two aggregators adds "
+                "the whole noise to its share of the sum, so neither can remove it; client "
+                "noise shares would have to fit inside the proven norm bound (see "
+                "docs/federated/index.md)"
             )
         if self.privacy.mode is DPMode.DISTRIBUTED:
             if self.aggregation is not Aggregation.MASKING:

@@ -61,6 +61,11 @@ class RoundRecord:
             each client's clipping and encoding, done in the same task), ``clip``, the
             protocol steps, ``decode``...
         note: a human-readable remark (e.g. why a round was skipped).
+        rejected: validated aggregation: reports whose proof of a bounded update failed (or
+            that were malformed or replayed); they are not in the sum. The server learns
+            only that they were invalid, never their content.
+        rejected_clients: the ids of the rejected clients (empty when a round was abandoned
+            for too few valid reports before the server learned them: only the count).
     """
 
     round: int
@@ -73,6 +78,8 @@ class RoundRecord:
     bytes_sent: int = 0
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     note: str = ""
+    rejected: int = 0
+    rejected_clients: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -87,6 +94,8 @@ class RoundRecord:
             "bytes_sent": self.bytes_sent,
             "stage_seconds": dict(self.stage_seconds),
             "note": self.note,
+            "rejected": self.rejected,
+            "rejected_clients": list(self.rejected_clients),
         }
 
 

@@ -26,7 +26,8 @@ from federated._dropouts import draw_dropouts, reaches_input
 from federated._masked import MaskingAggregator
 from federated._paillier import PaillierAggregator
 from federated._plain import PlainInsecureAggregator
-from federated._privacy import PrivacyTracker
+from federated._privacy import PrivacyTracker, validated_encoding
+from federated._validated import ValidatedAggregator
 from federated.audit import AuditConfig, CanaryPlan
 from federated.client import ClientUpdate, FederatedClient, check_example_count, check_update
 from federated.config import (
@@ -109,6 +110,13 @@ def _make_aggregator(
     if config.aggregation is Aggregation.PAILLIER:
         bound = weighted_bound(config.clip_norm, config.weighting is Weighting.EXAMPLES)
         return PaillierAggregator(server, config.paillier, bound, paillier_keys)
+    if config.aggregation is Aggregation.VALIDATED:
+        return ValidatedAggregator(
+            server,
+            config.validated,
+            validated_encoding(config, vector_length),
+            privacy.aggregator_noise,
+        )
     raise InvalidArgument(f"aggregation {config.aggregation.value!r} is not available")
 
 
@@ -278,12 +286,15 @@ def run(
                         bytes_sent=result.bytes_sent,
                         stage_seconds=dict(timer.seconds),
                         note=result.note,
+                        rejected=result.rejected,
+                        rejected_clients=result.rejected_clients,
                     )
                 )
                 tick()
                 continue
             total = result.total
-            if config.privacy.mode is DPMode.CENTRAL:
+            # Validated aggregation's two aggregators noised their shares of the sum already.
+            if config.privacy.mode is DPMode.CENTRAL and privacy.aggregator_noise is None:
                 with timer.stage("noise"):
                     total = privacy.add_central_noise(total)
             with timer.stage("update"):
@@ -308,6 +319,8 @@ def run(
                     bytes_sent=result.bytes_sent,
                     stage_seconds=dict(timer.seconds),
                     note=result.note,
+                    rejected=result.rejected,
+                    rejected_clients=result.rejected_clients,
                 )
             )
             tick()

@@ -1,4 +1,9 @@
-"""The aggregation server: it accepts masked inputs and ciphertexts, never a plaintext update.
+"""The aggregation server: it accepts masked inputs, ciphertexts and validated reports' shares.
+
+It never accepts a plaintext update (outside the labelled baseline). Under validated
+aggregation it is Prio3's leader: it receives each client's report (its own additive share
+in the clear, the helper's share sealed to the helper), the helper's verifier shares and
+the helper's share of the sum.
 
 :class:`AggregationServer` is the only object of a run that plays the server. Each of its
 entry points checks the type of what it is handed and raises
@@ -41,10 +46,21 @@ from secagg.paillier.threshold import (
     VerificationKeys,
     combine_vector_shares,
 )
+from secagg.validated import (
+    AggregateShare,
+    Leader,
+    PrepareRequest,
+    PrepareResponse,
+    Report,
+    ValidatedConfig,
+)
+from secagg.validated import RoundResult as ValidatedResult
 
 __all__ = ["InsecurePlaintextUpdate", "AggregationServer", "Observer"]
 
 Observer = Callable[[object], None]
+NoiseSampler = Callable[[int], NDArray[np.int64]]
+"""Draws an aggregator's integer noise for a sum of the given length."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -69,6 +85,7 @@ class AggregationServer:
         self._observer = observer
         self._allow_plaintext = allow_insecure_plaintext
         self._masking: MaskingServer | None = None
+        self._leader: Leader | None = None
 
     def _admit(self, item: object, allowed: tuple[type, ...], route: str) -> None:
         if not isinstance(item, allowed):
@@ -157,6 +174,57 @@ class AggregationServer:
     def masking_abort(self) -> None:
         """Abandon the current masking round (too few survivors): nothing is unmasked."""
         self._masking = None
+
+    # -- validated aggregation (the server is Prio3's leader, secagg.validated.Leader) --------
+
+    def validated_begin(self, config: ValidatedConfig, verify_key: bytes) -> None:
+        """Start a validated round: the configuration and the aggregators' verification key."""
+        if not isinstance(config, ValidatedConfig):
+            raise InvalidArgument("validated_begin needs a ValidatedConfig")
+        self._leader = Leader(config, verify_key)
+
+    def _validated_leader(self) -> Leader:
+        if self._leader is None:
+            raise InvalidArgument("no validated round in progress; call validated_begin first")
+        return self._leader
+
+    def validated_prepare(self, reports: Sequence[Report]) -> PrepareRequest:
+        """The clients' reports in, the request for the helper out.
+
+        A report holds the leader's share, the helper's sealed share and proof shares; the
+        request carries, per report, the leader's verifier share.
+        """
+        for item in reports:
+            self._admit(item, (Report,), "validated Report")
+        return self._validated_leader().prepare(reports)
+
+    def validated_finish_prepare(self, response: PrepareResponse) -> None:
+        """The helper's verifier shares in; both aggregators now decide every report."""
+        self._admit(response, (PrepareResponse,), "validated PrepareResponse")
+        self._validated_leader().finish_prepare(response)
+
+    def validated_collect(
+        self, helper_share: AggregateShare, noise: NoiseSampler | None = None
+    ) -> ValidatedResult:
+        """The helper's (noised) share of the sum in; the sum of the valid reports out.
+
+        With ``noise`` (central DP), the server adds its own noise to its share of the sum
+        as the other aggregator did to its share, so neither knows the whole noise. Adding
+        it to the combined sum instead is the same, the two shares being added in the field.
+        """
+        self._admit(helper_share, (AggregateShare,), "validated AggregateShare")
+        leader = self._validated_leader()
+        self._leader = None
+        result = leader.collect(helper_share)
+        if noise is None:
+            return result
+        draws = noise(len(result.sum))
+        noised = [int(v) + int(e) for v, e in zip(result.sum, draws.tolist(), strict=True)]
+        return ValidatedResult(noised, result.accepted, result.rejected)
+
+    def validated_abort(self) -> None:
+        """Abandon the current validated round (too few valid reports): nothing is summed."""
+        self._leader = None
 
     # -- Paillier -----------------------------------------------------------------------------
 
