@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, special
 
+from dp.accountants import _pld_discrete_gaussian as pdg
 from dp.accountants import _pld_math as pm
 from dp.accountants._pld_mechanisms import Direction, SampledNoise, discretise_mechanism
 from dp.accountants.base import Bound, PrivacyAccountant, check_delta, check_epsilon
@@ -109,13 +110,16 @@ class PldAccountant(PrivacyAccountant):
     """Privacy loss distribution accountant with certified upper and lower bounds.
 
     Supports :class:`~dp.Gaussian`, :class:`~dp.Laplace`, :class:`~dp.DiscreteLaplace`,
-    their :class:`~dp.PoissonSampled` versions, and any :class:`~dp.SelfComposed` or
-    :class:`~dp.Composed` of these; under add/remove also their
+    :class:`~dp.DiscreteGaussian`, :class:`~dp.DistributedDiscreteGaussian` (where
+    ``dp.neighbouring`` admits it), their :class:`~dp.PoissonSampled` versions, and any
+    :class:`~dp.SelfComposed` or :class:`~dp.Composed` of these; under add/remove also their
     :class:`~dp.SampledWithoutReplacement` versions, as the displacement pair (Poisson rate
-    ``m/N`` at twice the sensitivity, ``dp.neighbouring``). Other events (Gaussian integer
-    mechanisms, zCDP, fixed-size sampling under zero-out or replace-one, Poisson sampling
-    under replace-one) are refused with :class:`dp.UnsupportedEvent`: use
-    :class:`~dp.RdpAccountant`.
+    ``m/N`` at twice the sensitivity, ``dp.neighbouring``). Discrete Gaussians are accounted
+    through a continuous Gaussian surrogate and a pointwise slack below ``1e-30``
+    (:mod:`dp.accountants._pld_discrete_gaussian`); one whose noise is too small for that
+    (below about 3.5 grid units per share) is refused. Other events (Skellam, zCDP,
+    fixed-size sampling under zero-out or replace-one, Poisson sampling under replace-one)
+    are refused with :class:`dp.UnsupportedEvent`: use :class:`~dp.RdpAccountant`.
 
     The upper bound is never below the true epsilon: the discretisation is pessimistic,
     truncated tails go to the infinite-loss mass (added to delta), and both adjacency
@@ -161,6 +165,8 @@ class PldAccountant(PrivacyAccountant):
         self._intervals: dict[SampledNoise, float] = {}
         self._state: dict[Direction, pm.DiscretePld] = {}
         self._gaussian_precision: float | None = 0.0
+        self._slack = pdg.Slack()
+        self._slack_rounds = 0
         self._cache: dict[tuple[DpEvent, Direction, pm.Side], pm.DiscretePld] = {}
         self._spectra: pm.SpectrumCache = {}
         self._lower: tuple[int, dict[Direction, pm.DiscretePld]] | None = None
@@ -174,6 +180,10 @@ class PldAccountant(PrivacyAccountant):
         """Whether an event in accounting form has a PLD here (see the class docstring)."""
         if isinstance(form, _PLD_BASES):
             return True
+        if isinstance(form, pdg.DISCRETE_GAUSSIANS) or (
+            isinstance(form, PoissonSampled) and isinstance(form.event, pdg.DISCRETE_GAUSSIANS)
+        ):
+            return self._supports_discrete_gaussian(form)
         if isinstance(form, PoissonSampled):
             return isinstance(form.event, _PLD_BASES)
         if isinstance(form, SelfComposed):
@@ -181,6 +191,19 @@ class PldAccountant(PrivacyAccountant):
         if isinstance(form, Composed):
             return all(self._supports_form(inner) for inner in form.events)
         return False
+
+    def _supports_discrete_gaussian(self, form: DpEvent) -> bool:
+        """A (sampled) discrete Gaussian whose per-round slack is within the budget.
+
+        Which relations admit client-added noise is decided by ``_relations`` (the noise
+        count must not differ between neighbours); a sampled distributed discrete Gaussian
+        in accounting form is the displacement pair of a fixed-size cohort.
+        """
+        try:
+            _, slack = pdg.surrogate(form, "upper")
+        except UnsupportedEvent:
+            return False
+        return slack.log_total <= math.log(pdg.PER_ROUND_SLACK)
 
     # ----------------------------------------------------------------- construction
 
@@ -246,7 +269,20 @@ class PldAccountant(PrivacyAccountant):
         self._intervals[noise] = interval
         return interval
 
-    def _compose(self, event: DpEvent, count: int) -> None:
+    def _compose(self, form: DpEvent, count: int) -> None:
+        event, slack = _upper_surrogate(form)
+        slack = slack.times(count)
+        rounds = self._slack_rounds + (0 if slack.empty else count)
+        if rounds > pdg.MAX_ROUNDS:
+            raise UnsupportedEvent(
+                f"more than 2^62 discrete Gaussian rounds: their slack could exceed "
+                f"{pdg.MAX_TOTAL_SLACK:g}; the RdpAccountant bounds them"
+            )
+        self._compose_surrogate(event, count)
+        self._slack = self._slack.plus(slack)
+        self._slack_rounds = rounds
+
+    def _compose_surrogate(self, event: DpEvent, count: int) -> None:
         precision = _gaussian_only_precision(event)
         new_precision = (
             None
@@ -258,7 +294,7 @@ class PldAccountant(PrivacyAccountant):
             self._gaussian_precision = new_precision
             return
         # The first other event: bring the Gaussians composed so far into the PLDs too.
-        runs = [] if self._state else _grouped(self._forms)
+        runs = [] if self._state else _surrogate_runs(self._forms, "upper")
         runs.append((event, count))
         new_state: dict[Direction, pm.DiscretePld] = {}
         try:
@@ -283,14 +319,16 @@ class PldAccountant(PrivacyAccountant):
         if self._lower is not None and self._lower[0] == len(self._forms):
             return self._lower[1]
         result: dict[Direction, pm.DiscretePld] = {}
+        runs = _surrogate_runs(self._forms, "lower")
         try:
             for direction in _DIRECTIONS:
                 total: pm.DiscretePld | None = None
-                for event, count in _grouped(self._forms):
+                for event, count in runs:
                     part = self._round_pld(event, count, direction, "lower")
                     total = part if total is None else pm.compose(total, part, self._tail)
-                assert total is not None
-                result[direction] = total
+                result[direction] = (
+                    total if total is not None else pm.identity(self._interval, "lower")
+                )
         except OverflowError as error:  # pragma: no cover - the upper bound's grid fits
             raise UnsupportedEvent(_TOO_WIDE.format(event="the ledger")) from error
         self._lower = (len(self._forms), result)
@@ -298,11 +336,19 @@ class PldAccountant(PrivacyAccountant):
 
     # ----------------------------------------------------------------------- queries
 
-    def _exact_gaussian_sigma(self) -> float | None:
+    def _exact_gaussian_sigma(self, bound: Bound = "upper") -> float | None:
         """The composed Gaussians' noise multiplier (0 and inf at the float extremes)."""
         precision = self._gaussian_precision
         if precision is None:
             return None
+        if bound == "lower":
+            # The lower-bound surrogates of unsampled discrete Gaussians differ.
+            total = 0.0
+            for event, count in _surrogate_runs(self._forms, "lower"):
+                inner = _gaussian_only_precision(event)
+                assert inner is not None
+                total += count * inner
+            precision = total
         if precision <= 0.0:
             return math.inf
         return 1.0 / math.sqrt(precision)
@@ -314,13 +360,40 @@ class PldAccountant(PrivacyAccountant):
             raise InvalidArgument(f"bound must be 'upper' or 'lower', got {bound!r}")
         if not self._ledger:
             return 0.0
-        sigma = self._exact_gaussian_sigma()
+        if bound == "upper":
+            slack = self._slack
+            if slack.empty:
+                return self._surrogate_epsilon(delta, bound)
+            # delta(eps) <= e^H delta'(eps - H - Lo) for the surrogate's delta' (module
+            # _pld_discrete_gaussian, step 3): eps = eps'(delta e^{-H}) + H + Lo. H + Lo is
+            # at most 1e-30, far below the relative margin 2^-49 that covers e^{-H}.
+            epsilon = self._surrogate_epsilon(delta * (1.0 - _EXP_MARGIN), bound)
+            return math.nextafter(epsilon + _slack_total(slack), math.inf)
+        slack = self._lower_slack()
+        if slack.empty:
+            return self._surrogate_epsilon(delta, bound)
+        grown = _times_exp(delta, slack.lo, "up")
+        if not grown < 1.0:
+            return 0.0
+        epsilon = self._surrogate_epsilon(grown, bound)
+        return max(0.0, _down(epsilon - slack.hi - slack.lo))
+
+    def _surrogate_epsilon(self, delta: float, bound: Bound) -> float:
+        """Epsilon of the composed surrogates (the ledger itself without discrete Gaussians)."""
+        sigma = self._exact_gaussian_sigma(bound)
         if sigma is not None:
             if sigma == 0.0 or sigma == math.inf:
                 return math.inf if sigma == 0.0 else 0.0
             return gaussian_epsilon(sigma, delta)
         states = self._state if bound == "upper" else self._composed_lower()
         return max(pm.epsilon_for_delta(states[d], delta) for d in _DIRECTIONS)
+
+    def _lower_slack(self) -> pdg.Slack:
+        """The lower-bound surrogates' slack over the whole ledger."""
+        total = pdg.Slack()
+        for form, count in self._forms:
+            total = total.plus(_surrogate(form, "lower")[1].times(count))
+        return total
 
     def get_delta(self, epsilon: float, *, bound: Bound = "upper") -> float:
         """Delta at ``epsilon``: an upper bound (default) or a certified lower bound."""
@@ -329,7 +402,27 @@ class PldAccountant(PrivacyAccountant):
             raise InvalidArgument(f"bound must be 'upper' or 'lower', got {bound!r}")
         if not self._ledger:
             return 0.0
-        sigma = self._exact_gaussian_sigma()
+        if bound == "upper":
+            slack = self._slack
+            if slack.empty:
+                return self._surrogate_delta(epsilon, bound)
+            # e^H delta'(eps - x) <= e^H (delta'(eps) + e^eps x), x = H + Lo <= 1e-30, since
+            # H_a <= H_b + (b - a) for a < b; e^H is covered by the margin 2^-49.
+            log_extra = epsilon + slack.log_total
+            extra = math.exp(log_extra) if log_extra < 700.0 else math.inf
+            delta = self._surrogate_delta(epsilon, bound) + max(extra, _TINY)
+            return min(1.0, delta * (1.0 + _EXP_MARGIN))
+        slack = self._lower_slack()
+        if slack.empty:
+            return self._surrogate_delta(epsilon, bound)
+        shifted = _up(epsilon + slack.hi + slack.lo)
+        if not math.isfinite(shifted):
+            return 0.0
+        return _times_exp(self._surrogate_delta(shifted, bound), -slack.lo, "down")
+
+    def _surrogate_delta(self, epsilon: float, bound: Bound) -> float:
+        """Delta of the composed surrogates (the ledger itself without discrete Gaussians)."""
+        sigma = self._exact_gaussian_sigma(bound)
         if sigma is not None:
             if sigma == 0.0 or sigma == math.inf:
                 return 1.0 if sigma == 0.0 else 0.0
@@ -396,6 +489,63 @@ def _noise_of(event: DpEvent) -> SampledNoise:
     if isinstance(inner, DiscreteLaplace):
         return SampledNoise("discrete_laplace", inner.scale, rate, inner.sensitivity)
     raise UnsupportedEvent(f"PldAccountant cannot account for {event!r}")  # pragma: no cover
+
+
+def _surrogate(form: DpEvent, side: pm.Side) -> tuple[DpEvent | None, pdg.Slack]:
+    return pdg.surrogate(form, side)
+
+
+def _upper_surrogate(form: DpEvent) -> tuple[DpEvent, pdg.Slack]:
+    event, slack = pdg.surrogate(form, "upper")
+    assert event is not None  # upper surrogates never vanish
+    return event, slack
+
+
+def _surrogate_runs(ledger: list[tuple[DpEvent, int]], side: pm.Side) -> list[tuple[DpEvent, int]]:
+    """The grouped ledger with discrete Gaussians replaced by their ``side`` surrogates."""
+    runs = []
+    for form, count in _grouped(ledger):
+        event = _surrogate(form, side)[0]
+        if event is not None:
+            runs.append((event, count))
+    return _grouped(runs)
+
+
+_EXP_MARGIN = 2.0**-49
+"""Relative margin of a product with ``exp(+-x)``, ``x <= 1e-30``, and the float roundings."""
+
+_TINY = 5e-324
+"""The smallest positive float: an upper bound on any slack term that underflows."""
+
+
+def _slack_total(slack: pdg.Slack) -> float:
+    """``H + Lo`` rounded up (at least the smallest positive float)."""
+    if slack.log_total > math.log(pdg.MAX_TOTAL_SLACK):  # pragma: no cover - refused on compose
+        raise UnsupportedEvent("discrete Gaussian slack above its budget")
+    return max((slack.hi + slack.lo) * (1.0 + _EXP_MARGIN), _TINY)
+
+
+def _times_exp(value: float, exponent: float, direction: str) -> float:
+    """``value * e^exponent`` rounded up or down (never past the true product)."""
+    with np.errstate(over="ignore"):
+        product = value * math.exp(min(exponent, 700.0))
+    if direction == "up":
+        return product * (1.0 + _EXP_MARGIN)
+    return product * (1.0 - _EXP_MARGIN)
+
+
+def _up(value: float) -> float:
+    """``value`` (a float sum of a few terms) pushed above the exact sum."""
+    if not math.isfinite(value):
+        return value
+    return math.nextafter(value + abs(value) * _EXP_MARGIN, math.inf)
+
+
+def _down(value: float) -> float:
+    """``value`` (a float sum of a few terms) pushed below the exact sum."""
+    if not math.isfinite(value):
+        return value
+    return math.nextafter(value - abs(value) * _EXP_MARGIN, -math.inf)
 
 
 def _grouped(ledger: list[tuple[DpEvent, int]]) -> list[tuple[DpEvent, int]]:
