@@ -11,6 +11,7 @@ PyTorch models plug in through :mod:`federated.torch` (the only module importing
 
 from __future__ import annotations
 
+from federated.adversary import Adversary, AdversaryRecord, Attack
 from federated.audit import AuditConfig
 from federated.client import ClientUpdate, FederatedClient
 from federated.config import (
@@ -72,6 +73,9 @@ __all__ = [
     "PaillierSettings",
     "DropoutSimulation",
     "AuditConfig",
+    "Adversary",
+    "AdversaryRecord",
+    "Attack",
     # clients and execution
     "ClientUpdate",
     "FederatedClient",

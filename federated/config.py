@@ -14,6 +14,7 @@ from enum import Enum
 
 import dp
 from dp import Neighbouring
+from federated.adversary import Adversary
 from federated.errors import InvalidArgument
 from secagg.masking import Stage
 
@@ -422,6 +423,8 @@ class FederatedConfig:
         validated: validated-aggregation settings.
         dropout: simulated dropouts.
         min_clients: rounds with fewer selected clients are skipped.
+        adversary: simulated malicious clients that skip clipping and poison their updates
+            (:mod:`federated.adversary`); ``None`` (the default): every client is honest.
     """
 
     rounds: int
@@ -437,6 +440,7 @@ class FederatedConfig:
     validated: ValidatedSettings = field(default_factory=ValidatedSettings)
     dropout: DropoutSimulation = field(default_factory=DropoutSimulation)
     min_clients: int = 2
+    adversary: Adversary | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
@@ -455,6 +459,8 @@ class FederatedConfig:
             raise InvalidArgument("FederatedConfig.example_weight_cap must be >= 1")
         if self.min_clients < 1:
             raise InvalidArgument("FederatedConfig.min_clients must be >= 1")
+        if self.adversary is not None and not isinstance(self.adversary, Adversary):
+            raise InvalidArgument("FederatedConfig.adversary must be None or an Adversary")
         if self.privacy.enabled and self.weighting is Weighting.EXAMPLES:
             raise InvalidArgument(
                 "weighting by example counts breaks the DP sensitivity bound; use UNIFORM"

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from dp.errors import DPError
 from dp.report import PrivacyReport, SamplingScheme, ThreatModel
 from federated._privacy import PrivacyTracker
+from federated.adversary import AdversaryRecord
 from federated.config import Aggregation, DPMode, FederatedConfig, UniformSelection
 from federated.errors import InvalidArgument
 
@@ -66,6 +67,9 @@ class RoundRecord:
             only that they were invalid, never their content.
         rejected_clients: the ids of the rejected clients (empty when a round was abandoned
             for too few valid reports before the server learned them: only the count).
+        attackers: simulated malicious clients (:mod:`federated.adversary`) that sent a
+            poisoned update this round.
+        attackers_in_sum: how many of them are in the released sum (0 for a skipped round).
     """
 
     round: int
@@ -80,6 +84,8 @@ class RoundRecord:
     note: str = ""
     rejected: int = 0
     rejected_clients: tuple[int, ...] = ()
+    attackers: int = 0
+    attackers_in_sum: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -96,6 +102,8 @@ class RoundRecord:
             "note": self.note,
             "rejected": self.rejected,
             "rejected_clients": list(self.rejected_clients),
+            "attackers": self.attackers,
+            "attackers_in_sum": self.attackers_in_sum,
         }
 
 
@@ -111,6 +119,8 @@ class History:
         privacy: the privacy tracker holding the accountant and its ledger.
         audit: the canary audit of the run (``federated.run(..., audit=...)``): its
             epsilon lower bound and estimate next to the claimed epsilon, or ``None``.
+        adversary: the simulated adversary of the run and the ids of the clients it
+            controlled (drawn with the OS CSPRNG at the start), or ``None``.
     """
 
     records: tuple[RoundRecord, ...]
@@ -119,6 +129,7 @@ class History:
     config: FederatedConfig
     privacy: PrivacyTracker
     audit: AuditResult | None = None
+    adversary: AdversaryRecord | None = None
 
     @property
     def completed_rounds(self) -> int:
@@ -166,6 +177,7 @@ class History:
             else self.privacy.accountant.ledger_to_dict(),
             "rounds": [r.to_dict() for r in self.records],
             "audit": None if self.audit is None else self.audit.to_dict(),
+            "adversary": None if self.adversary is None else self.adversary.to_dict(),
         }
 
     def privacy_report(self, *, title: str | None = None) -> PrivacyReport:

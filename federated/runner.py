@@ -28,6 +28,14 @@ from federated._paillier import PaillierAggregator
 from federated._plain import PlainInsecureAggregator
 from federated._privacy import PrivacyTracker, validated_encoding
 from federated._validated import ValidatedAggregator
+from federated.adversary import (
+    AdversaryRecord,
+    MaliciousStep,
+    attackers_among,
+    choose_malicious,
+    encode_unchecked,
+    paillier_entry_limit,
+)
 from federated.audit import AuditConfig, CanaryPlan
 from federated.client import ClientUpdate, FederatedClient, check_example_count, check_update
 from federated.config import (
@@ -58,15 +66,28 @@ def _fit(job: tuple[FederatedClient, NDArray[np.float64]]) -> ClientUpdate:
 
 
 def _fit_and_encode(
-    job: tuple[FederatedClient, NDArray[np.float64], FederatedConfig, int, IntegerCodec],
+    job: tuple[
+        FederatedClient,
+        NDArray[np.float64],
+        FederatedConfig,
+        int,
+        IntegerCodec,
+        MaliciousStep | None,
+    ],
 ) -> NDArray[np.unsignedinteger[Any]]:
     """Executor task: one client's training, clipping and encoding, all on its side.
 
     Only the encoded words travel back from the worker: half the bytes of the float
-    update for a ring of at most 32 bits, and no second trip out to encode.
+    update for a ring of at most 32 bits, and no second trip out to encode. A malicious
+    client (``MaliciousStep``) skips clipping and encodes its poisoned update unchecked.
     """
-    client, parameters, config, dimension, codec = job
-    words = codec.encode(_contribution(client.fit(parameters), config, dimension))
+    client, parameters, config, dimension, codec, malicious = job
+    update = client.fit(parameters)
+    if malicious is None:
+        words = codec.encode(_contribution(update, config, dimension))
+    else:
+        poisoned = malicious.contribution(check_update(update, dimension), parameters)
+        words = encode_unchecked(codec, poisoned, malicious.attackers)
     if codec.modulus_bits <= 32:
         return words.astype(np.uint32)
     return words
@@ -185,6 +206,17 @@ def run(
         raise InvalidArgument("initial_parameters must be a non-empty 1-D vector")
     if not np.all(np.isfinite(parameters)):
         raise InvalidArgument("initial_parameters contain NaN or Inf")
+    adversary: AdversaryRecord | None = None
+    if config.adversary is not None:  # among the given clients, not the canaries
+        adversary = AdversaryRecord(
+            config.adversary, choose_malicious(config.adversary, len(clients))
+        )
+    malicious = frozenset(() if adversary is None else adversary.malicious)
+    entry_limit = (
+        paillier_entry_limit(config)
+        if adversary is not None and config.aggregation is Aggregation.PAILLIER
+        else None
+    )
     canaries: CanaryPlan | None = None
     if audit is not None:
         if not isinstance(audit, AuditConfig):
@@ -249,6 +281,18 @@ def run(
                 tick()
                 continue
             senders = [c for c in cohort if reaches_input(c, dropouts)]
+            attackers = attackers_among(malicious, senders)
+            steps: dict[int, MaliciousStep] = {}
+            if config.adversary is not None and attackers:
+                step = MaliciousStep(
+                    config.adversary,
+                    len(cohort),
+                    attackers,
+                    config.server_learning_rate,
+                    weighted=config.weighting is Weighting.EXAMPLES,
+                    entry_limit=entry_limit,
+                )
+                steps = {c: step for c in senders if c in malicious}
             codec = aggregator.client_codec(len(cohort))
             if codec is None:
                 with timer.stage("train"):
@@ -259,12 +303,18 @@ def run(
                     )
                 with timer.stage("clip"):
                     contributions = {
-                        senders[i]: _contribution(u, config, dimension) for i, u in updates.items()
+                        senders[i]: _contribution(u, config, dimension)
+                        if senders[i] not in steps
+                        else steps[senders[i]].contribution(check_update(u, dimension), parameters)
+                        for i, u in updates.items()
                     }
                 encoded = None
             else:
                 with timer.stage("train"):  # training, clipping and encoding, per client
-                    jobs = [(clients[c], parameters, config, dimension, codec) for c in senders]
+                    jobs = [
+                        (clients[c], parameters, config, dimension, codec, steps.get(c))
+                        for c in senders
+                    ]
                     words, lost = map_allowing_losses(runner, _fit_and_encode, jobs)
                 contributions = {}
                 encoded = EncodedContributions(codec, {senders[i]: w for i, w in words.items()})
@@ -286,6 +336,7 @@ def run(
                         bytes_sent=result.bytes_sent,
                         stage_seconds=dict(timer.seconds),
                         note=result.note,
+                        attackers=attackers,
                         rejected=result.rejected,
                         rejected_clients=result.rejected_clients,
                     )
@@ -319,6 +370,8 @@ def run(
                     bytes_sent=result.bytes_sent,
                     stage_seconds=dict(timer.seconds),
                     note=result.note,
+                    attackers=attackers,
+                    attackers_in_sum=attackers_among(malicious, result.survivors),
                     rejected=result.rejected,
                     rejected_clients=result.rejected_clients,
                 )
@@ -340,6 +393,7 @@ def run(
         config=config,
         privacy=privacy,
         audit=audit_result,
+        adversary=adversary,
     )
 
 
