@@ -23,7 +23,12 @@ from federated.server import AggregationServer
 from secagg.encoding import stochastic_round
 from secagg.paillier.threshold import ThresholdKeys, deal_threshold_keys
 
-__all__ = ["PaillierAggregator"]
+__all__ = ["PaillierAggregator", "value_bits"]
+
+
+def value_bits(bound: float, scale_bits: int) -> int:
+    """Bits of one packed entry: room for ``bound * 2^scale_bits``, its rounding and a sign."""
+    return math.ceil(math.log2(bound * float(2**scale_bits) + 2)) + 2
 
 
 class PaillierAggregator:
@@ -76,12 +81,12 @@ class PaillierAggregator:
         with timer.stage("keygen"):
             keys = self.keys
         scale = float(2**self._settings.scale_bits)
-        value_bits = math.ceil(math.log2(self._bound * scale + 2)) + 2
+        entry_bits = value_bits(self._bound, self._settings.scale_bits)
         with timer.stage("encrypt"):
             ciphertexts = [
                 keys.public_key.encrypt_vector(
                     stochastic_round(round_input.contributions[c] * scale),
-                    value_bits=value_bits,
+                    value_bits=entry_bits,
                     max_summands=len(round_input.cohort),
                 )
                 for c in senders

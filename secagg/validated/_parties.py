@@ -20,8 +20,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from secagg._arrays import refuse_tensor
 from secagg.errors import (
     DecryptionFailure,
@@ -113,12 +111,7 @@ class Client:
             # PINE bounds coordinates only through the norm; an honest client keeps the
             # configuration's per-coordinate range too.
             half = 1 << (cfg.bits - 1)
-            try:
-                coords = np.array([int(v) for v in update], dtype=np.int64)
-                outside = bool(np.any((coords < -half) | (coords >= half)))
-            except OverflowError:
-                outside = True
-            if outside:
+            if any(not -half <= int(v) < half for v in update):
                 raise InvalidArgument(
                     f"a coordinate lies outside [-2^{cfg.bits - 1}, 2^{cfg.bits - 1})"
                 )
