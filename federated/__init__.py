@@ -11,7 +11,6 @@ PyTorch models plug in through :mod:`federated.torch` (the only module importing
 
 from __future__ import annotations
 
-from federated._warnings import PrivacyWarning
 from federated.adversary import Adversary, AdversaryRecord, Attack
 from federated.audit import AuditConfig
 from federated.client import ClientUpdate, FederatedClient
@@ -59,7 +58,6 @@ __all__ = [
     "InsufficientClients",
     "BudgetExhausted",
     "ServerViewViolation",
-    "PrivacyWarning",
     # configuration
     "FederatedConfig",
     "Aggregation",

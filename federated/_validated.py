@@ -329,6 +329,7 @@ class ValidatedAggregator:
                 round_number=round_number,
                 field=self._settings.field,
                 proofs=self._settings.proofs,
+                circuit=self._settings.circuit,
             )
         except (InsecureParameters, SecaggInvalidArgument) as exc:
             raise InvalidArgument(f"validated aggregation settings: {exc}") from exc

@@ -345,19 +345,22 @@ class ValidatedSettings:
     Each client rounds its clipped update onto a fixed-point grid whose scale is the largest
     power of two keeping every coordinate of a clipped update inside ``bits`` signed bits,
     and proves that the squared L2 norm of the integers is at most the clip bound's (plus
-    the rounding's, see ``docs/federated/index.md``). The proof's cost grows with
-    ``length * bits`` field elements, so fewer bits mean faster proofs and a coarser grid.
+    the rounding's, see ``docs/federated/index.md``).
 
     Attributes:
-        bits: signed bits per coordinate, in [4, 32].
+        bits: signed bits per coordinate, in [4, 32]: the grid's fineness.
         field: ``"Field64"`` (the default, with 3 proofs) or ``"Field128"`` (1 proof).
         proofs: independent proofs per report; the configuration must meet a soundness
             error of ``2^-64`` against ``2^40`` XOF calls (checked when the run starts).
+        circuit: ``"pine"`` (the default: PINE's exact L2 check, an upload of about one
+            field vector) or ``"bits"`` (every coordinate bit-decomposed and range-checked:
+            ``bits`` field elements per coordinate, so proofs cost ``bits`` times more).
     """
 
     bits: int = 16
     field: str = "Field64"
     proofs: int = 3
+    circuit: str = "pine"
 
     def __post_init__(self) -> None:
         if isinstance(self.bits, bool) or not isinstance(self.bits, int):
@@ -370,6 +373,8 @@ class ValidatedSettings:
             raise InvalidArgument("ValidatedSettings.proofs must be an int")
         if not 1 <= self.proofs <= 255:
             raise InvalidArgument("ValidatedSettings.proofs must be in [1, 255]")
+        if self.circuit not in ("pine", "bits"):
+            raise InvalidArgument("ValidatedSettings.circuit must be 'pine' or 'bits'")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ from secagg.validated._flp import (
     flp_error,
     next_power_of_2,
 )
-from secagg.validated._pine import PineNormEquality, wr_dot_products
 from secagg.validated._poly import fold_eval_on_roots, inv_ntt, lagrange_at, ntt, poly_eval
 from secagg.validated._xof import SEED_SIZE, XofShake128, format_dst
 
@@ -45,6 +44,4 @@ __all__ = [
     "poly_eval",
     "lagrange_at",
     "fold_eval_on_roots",
-    "PineNormEquality",
-    "wr_dot_products",
 ]

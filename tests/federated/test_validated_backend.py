@@ -37,19 +37,22 @@ def _round(
 
 
 def _aggregator(
-    length: int, bound: float = 1.0, noise: object = None
+    length: int, bound: float = 1.0, noise: object = None, settings: ValidatedSettings = SETTINGS
 ) -> tuple[ValidatedAggregator, BoundedEncoding, list[object]]:
     received: list[object] = []
-    encoding = BoundedEncoding(SETTINGS.bits, length, bound)
+    encoding = BoundedEncoding(settings.bits, length, bound)
     server = AggregationServer(observer=received.append)
-    return ValidatedAggregator(server, SETTINGS, encoding, noise), encoding, received  # type: ignore[arg-type]
+    aggregator = ValidatedAggregator(server, settings, encoding, noise)  # type: ignore[arg-type]
+    return aggregator, encoding, received
 
 
 # -- the grid and the proven bound ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(("bits", "bound"), [(16, 1.0), (16, 0.5), (12, 3.0), (8, 0.01), (32, 7.0)])
-def test_scale_is_the_largest_power_of_two_inside_the_coordinate_range(bits, bound) -> None:
+def test_scale_is_the_largest_power_of_two_inside_the_coordinate_range(
+    bits: int, bound: float
+) -> None:
     encoding = BoundedEncoding(bits, 10, bound)
     limit = 2 ** (bits - 1) - 1
     assert math.log2(encoding.scale).is_integer()
@@ -68,7 +71,9 @@ def test_too_few_bits_for_the_bound_are_refused() -> None:
     st.floats(1e-3, 1e3),
     st.sampled_from([8, 12, 16]),
 )
-def test_every_clipped_vector_encodes_inside_the_proven_bounds(values, bound, bits) -> None:
+def test_every_clipped_vector_encodes_inside_the_proven_bounds(
+    values: list[float], bound: float, bits: int
+) -> None:
     vector = clip_l2_unchecked(np.asarray(values, dtype=np.float64), bound)
     encoding = BoundedEncoding(bits, vector.size, bound)
     ints = encoding.encode(vector)
@@ -143,8 +148,10 @@ def test_released_noise_has_the_variance_of_both_shares() -> None:
 # -- rejection ------------------------------------------------------------------------------
 
 
-def test_a_client_that_skips_clipping_is_rejected_and_left_out() -> None:
-    aggregator, encoding, _ = _aggregator(4, bound=1.0)
+@pytest.mark.parametrize("circuit", ["pine", "bits"])
+def test_a_client_that_skips_clipping_is_rejected_and_left_out(circuit: str) -> None:
+    settings = ValidatedSettings(bits=12, circuit=circuit)
+    aggregator, encoding, _ = _aggregator(4, bound=1.0, settings=settings)
     honest = {c: clip_l2_unchecked(np.array([0.3, -0.2, 0.1, c / 10]), 1.0) for c in range(4)}
     poisoned = dict(honest)
     poisoned[2] = 100 * np.array([0.3, -0.2, 0.1, 0.2])  # unclipped, scaled by 100

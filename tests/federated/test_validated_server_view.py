@@ -81,8 +81,9 @@ def test_the_servers_shares_look_nothing_like_the_updates() -> None:
     # per coordinate) far from the small integers, or their negatives, a sum would be.
     shares = [r for r in received if isinstance(r, AggregateShare)]
     assert len(shares) == 2
-    for share in shares:
-        values = [int.from_bytes(share.share[i : i + 8], "little") for i in range(0, 16, 8)]
+    for aggregate in shares:
+        raw = aggregate.share
+        values = [int.from_bytes(raw[i : i + 8], "little") for i in range(0, 16, 8)]
         assert all(min(v, p - v) > 2**40 for v in values)
 
 
