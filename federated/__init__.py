@@ -11,6 +11,7 @@ PyTorch models plug in through :mod:`federated.torch` (the only module importing
 
 from __future__ import annotations
 
+from federated._warnings import PrivacyWarning
 from federated.adversary import Adversary, AdversaryRecord, Attack
 from federated.audit import AuditConfig
 from federated.client import ClientUpdate, FederatedClient
@@ -58,6 +59,7 @@ __all__ = [
     "InsufficientClients",
     "BudgetExhausted",
     "ServerViewViolation",
+    "PrivacyWarning",
     # configuration
     "FederatedConfig",
     "Aggregation",

@@ -19,7 +19,7 @@ from federated.errors import InvalidArgument
 from federated.flower._envelope import Envelope, Protocol, get_bytes, get_int, get_str, plan_of
 from federated.flower._masking_state import dump_client, load_client
 from federated.flower._plan import MaskingPlan
-from federated.flower._training import local_update
+from federated.flower._training import local_update, with_metrics
 from federated.flower.errors import ClientStateError, MalformedMessage
 from secagg.errors import SecAggError
 from secagg.masking import (
@@ -162,13 +162,17 @@ def handle_masking(
         _save(ctxt, round_number, plan_record, client, StateKey.generate())
         return _reply(stage, round_number, body)
     plan_record, plan, client, key = _load(ctxt, round_number)
+    metrics = None
     if stage == "share_keys":
         body = client.share_keys(KeyRoster.from_bytes(envelope.body)).to_bytes()
     elif stage == "masked_input":
         bundle = ShareBundle.from_bytes(envelope.body)
         dimension = plan.config.vector_length if plan.dp is None else plan.dp.dimension
-        words = plan.encode(local_update(msg, ctxt, call_next, dimension))
-        body = client.masked_input(bundle, words).to_bytes()
+        update = local_update(msg, ctxt, call_next, dimension)
+        body = client.masked_input(bundle, plan.encode(update.delta)).to_bytes()
+        # Train metrics travel in the clear (as with FedAvg), but never beside a
+        # distributed-DP update: they are computed on private data and carry no noise.
+        metrics = update.metrics if plan.dp is None else None
     elif stage == "consistency_check":
         body = client.consistency_check(ConsistencyRequest.from_bytes(envelope.body)).to_bytes()
     else:
@@ -176,7 +180,7 @@ def handle_masking(
         erase_masking_state(ctxt, round_number, "done")
         return _reply(stage, round_number, body)
     _save(ctxt, round_number, plan_record, client, key)
-    return _reply(stage, round_number, body)
+    return with_metrics(_reply(stage, round_number, body), metrics)
 
 
 def _reply(stage: str, round_number: int, body: bytes) -> RecordDict:

@@ -17,7 +17,7 @@ from flwr.app import Context, Message, RecordDict
 from flwr.clientapp.typing import ClientAppCallable
 
 from federated.flower._envelope import Envelope, Protocol, get_bytes, get_float, get_int, plan_of
-from federated.flower._training import local_update
+from federated.flower._training import local_update, with_metrics
 from federated.flower._vectors import clip_l2
 from federated.flower.errors import MalformedMessage
 from secagg.paillier import EncryptedVector
@@ -50,16 +50,17 @@ def handle_paillier(
         raise MalformedMessage("the server sent a Paillier key other than the pinned one")
     round_number = envelope.round_number
     if envelope.stage == "encrypt":
-        delta = local_update(msg, ctxt, call_next, get_int(plan, "vector_length"))
-        clipped = clip_l2(delta, get_float(plan, "clip"))
+        update = local_update(msg, ctxt, call_next, get_int(plan, "vector_length"))
+        clipped = clip_l2(update.delta, get_float(plan, "clip"))
         vector = public_key.encrypt_vector(
             clipped,
             scale_bits=get_int(plan, "scale_bits"),
             value_bits=get_int(plan, "value_bits"),
             max_summands=get_int(plan, "max_summands"),
         )
-        body = vector.to_bytes()
-    elif envelope.stage == "decrypt":
+        content = Envelope(Protocol.PAILLIER, "encrypt", round_number, vector.to_bytes())
+        return with_metrics(content.to_content(), update.metrics)
+    if envelope.stage == "decrypt":
         share = key_share(ctxt)
         body = b""
         if share is not None:

@@ -11,7 +11,7 @@ from flwr.app import Context, Message, RecordDict
 from flwr.clientapp.typing import ClientAppCallable
 
 from federated.flower._envelope import Envelope, Protocol, get_float, get_int, plan_of
-from federated.flower._training import local_update
+from federated.flower._training import local_update, with_metrics
 from federated.flower._vectors import clip_l2
 from federated.flower.errors import MalformedMessage
 
@@ -27,6 +27,8 @@ def handle_plain(
     plan = plan_of(msg.content)
     length = get_int(plan, "vector_length")
     clip = get_float(plan, "clip")
-    delta = clip_l2(local_update(msg, ctxt, call_next, length), clip)
+    update = local_update(msg, ctxt, call_next, length)
+    delta = clip_l2(update.delta, clip)
     body = np.ascontiguousarray(delta, dtype="<f8").tobytes()
-    return Envelope(Protocol.PLAIN_INSECURE, "train", envelope.round_number, body).to_content()
+    content = Envelope(Protocol.PLAIN_INSECURE, "train", envelope.round_number, body).to_content()
+    return with_metrics(content, update.metrics)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from flwr.app import Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
-__all__ = ["StageReplies", "exchange", "content_bytes"]
+__all__ = ["StageReplies", "exchange", "content_bytes", "push_and_pull"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ _FIRST_POLL = 0.02
 _MAX_POLL = 0.5
 
 
-def _push_and_pull(grid: Grid, messages: list[Message], timeout: float | None) -> list[Message]:
+def push_and_pull(grid: Grid, messages: list[Message], timeout: float | None) -> list[Message]:
     """Push, then poll for replies with a short, growing interval (Flower's own is 3 s)."""
     pending = {mid for mid in grid.push_messages(messages) if mid}
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -94,7 +94,7 @@ def exchange(
         Message(content, dst_node_id=node, message_type=message_type, group_id=group_id)
         for node, content in requests.items()
     ]
-    received = _push_and_pull(grid, messages, timeout) if messages else []
+    received = push_and_pull(grid, messages, timeout) if messages else []
     replies: dict[int, RecordDict] = {}
     failures: dict[int, str] = {}
     seen: set[int] = set()

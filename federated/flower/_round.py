@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from flwr.app import MetricRecord
 from numpy.typing import NDArray
 
 from dp.events import DpEvent
@@ -31,6 +32,8 @@ class RoundOutcome:
         bytes_received: bytes of the protocol payloads the server received.
         note: why the round released nothing, if it did not.
         event: the DP event of the released sum (distributed DP), else ``None``.
+        metrics: the train metrics each survivor sent with its protected update (in the
+            clear, as with Flower's FedAvg; never sent in a distributed-DP round).
     """
 
     total: NDArray[np.float64] | None
@@ -42,6 +45,7 @@ class RoundOutcome:
     bytes_received: int = 0
     note: str = ""
     event: DpEvent | None = None
+    metrics: dict[int, MetricRecord] = field(default_factory=dict)
 
     @property
     def completed(self) -> bool:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 from numpy.typing import NDArray
 
@@ -34,7 +34,7 @@ from federated.flower._envelope import Envelope, Protocol
 from federated.flower._exchange import StageReplies, exchange
 from federated.flower._plan import MaskingPlan, fixed_point_scale
 from federated.flower._round import Observer, RoundOutcome
-from federated.flower._training import ARRAYS_KEY, CONFIG_KEY
+from federated.flower._training import ARRAYS_KEY, CONFIG_KEY, reply_metrics
 from federated.flower.errors import MalformedMessage
 from federated.flower.privacy import DistributedDP
 from secagg.errors import SecAggError
@@ -196,6 +196,7 @@ class MaskingRound:
         self.failures: dict[str, dict[int, str]] = {}
         self.stage_seconds: dict[str, float] = {}
         self.bytes_received = 0
+        self.metrics: dict[int, MetricRecord] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -220,6 +221,9 @@ class MaskingRound:
                 failures[node] = "reply for another protocol, stage or round"
                 continue
             bodies[node] = envelope.body
+            metrics = reply_metrics(content)
+            if metrics is not None:
+                self.metrics[node] = metrics
         self.stage_seconds[stage] = replies.seconds
         self.failures[stage] = failures
         self.bytes_received += sum(len(b) for b in bodies.values())
@@ -403,4 +407,5 @@ class MaskingRound:
             self.bytes_received,
             note,
             event,
+            {node: self.metrics[node] for node in survivors if node in self.metrics},
         )

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 from flwr.serverapp import Grid
 
 from federated.errors import InvalidArgument
@@ -32,7 +32,7 @@ from federated.flower._arrays import flatten
 from federated.flower._envelope import Envelope, Protocol
 from federated.flower._exchange import exchange
 from federated.flower._round import Observer, RoundOutcome
-from federated.flower._training import ARRAYS_KEY, CONFIG_KEY
+from federated.flower._training import ARRAYS_KEY, CONFIG_KEY, reply_metrics
 from federated.flower.errors import MalformedMessage
 from secagg.errors import SecAggError
 from secagg.paillier import EncryptedVector, PublicKey
@@ -119,6 +119,7 @@ class PaillierAggregation:
         seconds = {"encrypt": replies.seconds}
         dropped: dict[str, tuple[int, ...]] = {}
         vectors: dict[int, EncryptedVector] = {}
+        metrics: dict[int, MetricRecord] = {}
         bad = set(replies.failures)
         for node, content in replies.replies.items():
             try:
@@ -129,6 +130,9 @@ class PaillierAggregation:
             if observer is not None:
                 observer("encrypt", node, Envelope.from_content(content).body)
             vectors[node] = vector
+            record = reply_metrics(content)
+            if record is not None:
+                metrics[node] = record
         dropped["encrypt"] = tuple(sorted(bad))
         received = replies.bytes_received
         survivors = tuple(sorted(vectors))
@@ -143,6 +147,7 @@ class PaillierAggregation:
                 seconds,
                 received,
                 note,
+                metrics=metrics if total is not None else {},
             )
 
         if len(vectors) < minimum:

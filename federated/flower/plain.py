@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord
+from flwr.app import ArrayRecord, ConfigRecord, MetricRecord
 from flwr.serverapp import Grid
 from numpy.typing import NDArray
 
@@ -20,7 +20,7 @@ from federated.flower._arrays import flatten
 from federated.flower._envelope import Envelope, Protocol
 from federated.flower._exchange import exchange
 from federated.flower._round import Observer, RoundOutcome
-from federated.flower._training import ARRAYS_KEY, CONFIG_KEY
+from federated.flower._training import ARRAYS_KEY, CONFIG_KEY, reply_metrics
 from federated.flower._vectors import floats_from_bytes
 from federated.flower.errors import MalformedMessage
 
@@ -57,6 +57,7 @@ class PlainInsecureAggregation:
         replies = exchange(grid, requests, group_id=str(round_number), timeout=timeout)
         total: NDArray[np.float64] = np.zeros(layout.size, dtype=np.float64)
         survivors: list[int] = []
+        metrics: dict[int, MetricRecord] = {}
         dropped = set(replies.failures)
         for node, content in replies.replies.items():
             try:
@@ -74,6 +75,9 @@ class PlainInsecureAggregation:
                 observer("train", node, envelope.body)
             total += update
             survivors.append(node)
+            record = reply_metrics(content)
+            if record is not None:
+                metrics[node] = record
         return RoundOutcome(
             total if survivors else None,
             tuple(nodes),
@@ -83,4 +87,5 @@ class PlainInsecureAggregation:
             {"train": replies.seconds},
             replies.bytes_received,
             "" if survivors else "no client replied",
+            metrics=metrics,
         )

@@ -9,7 +9,10 @@ distributed threat model with its ``n_min`` and the fewest survivors seen, and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from flwr.app import MetricRecord
 
 from dp import ledger_to_dict
 from dp.report import PrivacyReport, SamplingScheme, ThreatModel
@@ -61,7 +64,7 @@ def build_report(result: FlowerRunResult) -> PrivacyReport | None:
 
 
 def run_summary(result: FlowerRunResult) -> dict[str, Any]:
-    """A JSON-ready summary: rounds, stop reason, epsilon, ledger and privacy report.
+    """A JSON-ready summary: rounds, stop reason, epsilon, ledger, privacy report, metrics.
 
     The ledger is :func:`dp.ledger_to_dict` of the released rounds, with the run's relation.
     """
@@ -79,4 +82,12 @@ def run_summary(result: FlowerRunResult) -> dict[str, Any]:
             neighbouring=result.accountant.settings.neighbouring,
         ),
         "privacy_report": None if report is None else report.to_dict(),
+        "train_metrics": _by_round(result.train_metrics_clientapp),
+        "evaluate_metrics_clientapp": _by_round(result.evaluate_metrics_clientapp),
+        "evaluate_metrics_serverapp": _by_round(result.evaluate_metrics_serverapp),
     }
+
+
+def _by_round(metrics: Mapping[int, MetricRecord]) -> dict[str, dict[str, Any]]:
+    """Flower's per-round MetricRecords as JSON-ready dictionaries (keys: round numbers)."""
+    return {str(r): dict(record) for r, record in sorted(metrics.items())}

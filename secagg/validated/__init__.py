@@ -8,8 +8,12 @@ verifier shares, decide, and add up only valid shares. Neither aggregator alone 
 about a measurement but its validity.
 
 Draft 07 is followed exactly (it is the newest version whose XOF, SHAKE128, ``hashlib``
-provides) and its published test vectors pass (tests/vectors/vdaf07/); the bounded-L2
-configurations add draft 08's multiple proofs (Field64 with 3 proofs by default). The parties
+provides) and its published test vectors pass (tests/vectors/vdaf07/). Bounded-L2 updates
+are checked by PINE (Rothblum, Omri, Chen, Talwar 2023; draft-chen-cfrg-vdaf-pine) by
+default: the update travels as one field vector, with ``O(sqrt(d))`` proofs of an exact L2
+bound (norm equality, a bit-checked norm range and 128 wraparound tests); the bit-decomposed
+circuit (every coordinate range-checked) stays available as ``circuit="bits"``. Both add
+draft 08's multiple proofs (Field64 with 3 proofs by default). The parties
 (:class:`Client`, :class:`Leader`, :class:`Helper`) are pure state machines exchanging
 versioned messages; see docs/secagg/validated.md for the call sequence and the soundness
 error. Raw primitives (the FLP, gadgets, circuits, XOF, NTT) are in
@@ -38,6 +42,7 @@ from secagg.validated._messages import (
     Report,
 )
 from secagg.validated._parties import Client, Helper, Leader, Rejection, RoundResult
+from secagg.validated._pine import Pine, PineValid, WraparoundRetry, pine_bounded_l2
 from secagg.validated._prio3 import (
     HelperShare,
     InputShare,
@@ -76,6 +81,10 @@ __all__ = [
     "Prio3",
     "prio3_bounded_l2",
     "BoundedL2",
+    "Pine",
+    "PineValid",
+    "pine_bounded_l2",
+    "WraparoundRetry",
     "BOUNDED_L2_ID",
     "soundness_bound",
     "SoundnessBound",

@@ -97,12 +97,19 @@ class PolyEval(Gadget):
         object.__setattr__(self, "DEGREE", degree)
 
     def eval(self, field: Field, inp: FieldVec) -> FieldVec:
-        """Horner's rule on ``inp[0]``."""
+        """Horner's rule on ``inp[0]``, skipping multiplications by 1 and additions of 0."""
         x = inp[0]
-        out = field.zeros(np.shape(x))
-        for c in reversed(self.coefficients[: self.DEGREE + 1]):
-            out = field.add(field.mul(out, x), field.scalar(c))
-        return out
+        coeffs = [field.scalar(c) for c in self.coefficients[: self.DEGREE + 1]]
+        if self.DEGREE == 0:
+            return field.add(field.zeros(np.shape(x)), coeffs[0])
+        top = coeffs[-1]
+        out = x if top == 1 else field.mul(x, top)  # c_d x, then (.. + c_k) x ..
+        for k in range(self.DEGREE - 1, -1, -1):
+            if coeffs[k]:
+                out = field.add(out, coeffs[k])
+            if k:
+                out = field.mul(out, x)
+        return np.asarray(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from secagg._arrays import refuse_tensor
 from secagg.errors import (
     DecryptionFailure,
@@ -53,7 +55,7 @@ from secagg.validated._wire import Reader, Writer
 
 _K_LEADER_STATE, _K_HELPER_STATE = 10, 11
 _WR_ATTEMPTS = 8
-"""An honest PINE client fails a wraparound test with probability about ``2^-50`` per try."""
+"""An honest PINE client fails one of its 128 wraparound tests with probability <= 2^-46.6."""
 
 __all__ = ["Client", "Leader", "Helper", "RoundResult", "Rejection"]
 
@@ -111,7 +113,12 @@ class Client:
             # PINE bounds coordinates only through the norm; an honest client keeps the
             # configuration's per-coordinate range too.
             half = 1 << (cfg.bits - 1)
-            if any(not -half <= int(v) < half for v in update):
+            try:
+                coords = np.array([int(v) for v in update], dtype=np.int64)
+                outside = bool(np.any((coords < -half) | (coords >= half)))
+            except OverflowError:
+                outside = True
+            if outside:
                 raise InvalidArgument(
                     f"a coordinate lies outside [-2^{cfg.bits - 1}, 2^{cfg.bits - 1})"
                 )

@@ -18,6 +18,7 @@ from secagg.validated._flp import (
     flp_error,
     next_power_of_2,
 )
+from secagg.validated._pine import PineNormEquality, wr_dot_products
 from secagg.validated._poly import fold_eval_on_roots, inv_ntt, lagrange_at, ntt, poly_eval
 from secagg.validated._xof import SEED_SIZE, XofShake128, format_dst
 
@@ -44,4 +45,6 @@ __all__ = [
     "poly_eval",
     "lagrange_at",
     "fold_eval_on_roots",
+    "PineNormEquality",
+    "wr_dot_products",
 ]

@@ -128,7 +128,10 @@ class LocalGrid(Grid):
         return ids
 
     def deliver(self, message: Message, context: Context) -> Message:
-        return self.app(message, context)
+        try:
+            return self.app(message, context)
+        except Exception as exc:  # a SuperNode answers a crashed ClientApp with an error
+            return Message(Error(0, f"ClientApp raised {exc!r}"), reply_to=message)
 
     def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
         return [self.replies.pop(i) for i in list(message_ids) if i in self.replies]
@@ -139,9 +142,18 @@ class LocalGrid(Grid):
         raise NotImplementedError
 
 
+def evaluate(msg: Message, context: Context) -> Message:
+    """An ordinary Flower evaluate function: a node-dependent loss and example count."""
+    weights = msg.content["arrays"]["w"].numpy()
+    loss = float(np.sum(weights**2)) + context.node_id % 7
+    metrics = MetricRecord({"num-examples": 1 + context.node_id % 3, "loss": loss})
+    return Message(RecordDict({"metrics": metrics}), reply_to=msg)
+
+
 def make_app(schedule: dict[int, dict[int, str]] | None = None) -> ClientApp:
     app = ClientApp(mods=[dropout_mod(schedule or {}), fedcrypt_mod])
     app.train()(train)
+    app.evaluate()(evaluate)
     return app
 
 
@@ -186,7 +198,7 @@ def test_run_updates_model_and_server_sees_no_plaintext() -> None:
     seen: list[tuple[str, int, bytes]] = []
     grid = LocalGrid(make_app(), 5)
     strategy = SecureFedAvg(
-        MaskingAggregation(), clip_norm=CLIP, observer=lambda *item: seen.append(item)
+        aggregation=MaskingAggregation(), clip_norm=CLIP, observer=lambda *item: seen.append(item)
     )
     result = strategy.start(grid, initial(), num_rounds=2)
     nodes = sorted(grid.contexts)
@@ -221,7 +233,8 @@ def test_plain_baseline_sends_updates_in_the_clear() -> None:
 def test_distributed_dp_run_stops_at_the_target_epsilon() -> None:
     grid = LocalGrid(make_app(), 6)
     strategy = SecureFedAvg(
-        MaskingAggregation(),
+        fraction_evaluate=0.0,
+        aggregation=MaskingAggregation(),
         # A cohort of all 6 nodes is a fixed-size cohort: under add/remove it displaces,
         # so the accounting charges twice the sensitivity (z = 4 costs what z = 2 did).
         privacy=DistributedDP(noise_multiplier=4.0, delta=1e-5, target_epsilon=4.5),
@@ -265,7 +278,7 @@ def test_flower_dp_requires_delta_and_refuses_one_above_one_over_the_nodes() -> 
             DistributedDP(1.0, delta=bad)
     grid = LocalGrid(make_app(), 6)
     strategy = SecureFedAvg(
-        MaskingAggregation(), privacy=DistributedDP(2.0, delta=0.5), clip_norm=CLIP
+        aggregation=MaskingAggregation(), privacy=DistributedDP(2.0, delta=0.5), clip_norm=CLIP
     )
     with pytest.raises(InvalidArgument, match="1 / population"):
         strategy.start(grid, initial(), num_rounds=1)
@@ -274,7 +287,8 @@ def test_flower_dp_requires_delta_and_refuses_one_above_one_over_the_nodes() -> 
 def test_flower_unreachable_target_is_refused_before_round_one() -> None:
     grid = LocalGrid(make_app(), 6)
     strategy = SecureFedAvg(
-        MaskingAggregation(),
+        fraction_evaluate=0.0,
+        aggregation=MaskingAggregation(),
         privacy=DistributedDP(0.5, delta=1e-5, target_epsilon=0.05),
         clip_norm=CLIP,
     )
@@ -294,9 +308,9 @@ def test_flower_colluders_and_relation_reach_the_plan_and_the_accountant() -> No
     assert plan.dp.n_min == plan.config.threshold == 4
     grid = LocalGrid(make_app(), 6)
     privacy = DistributedDP(2.0, delta=1e-5, neighbouring="zero_out", colluders=1)
-    result = SecureFedAvg(MaskingAggregation(), privacy=privacy, clip_norm=CLIP).start(
-        grid, initial(), num_rounds=2
-    )
+    result = SecureFedAvg(
+        fraction_evaluate=0.0, aggregation=MaskingAggregation(), privacy=privacy, clip_norm=CLIP
+    ).start(grid, initial(), num_rounds=2)
     assert result.accountant is not None
     assert result.accountant.accountant().neighbouring == "zero_out"
     # Inside the fixed-size cohort of all 6 nodes: 6 survivors - 1 colluder.
@@ -313,7 +327,9 @@ def test_flower_colluders_and_relation_reach_the_plan_and_the_accountant() -> No
 
 def test_run_without_dp_has_no_privacy_report() -> None:
     grid = LocalGrid(make_app(), 3)
-    result = SecureFedAvg(MaskingAggregation(), clip_norm=CLIP).start(grid, initial(), 1)
+    result = SecureFedAvg(aggregation=MaskingAggregation(), clip_norm=CLIP).start(
+        grid, initial(), 1
+    )
     assert result.privacy_report() is None
     assert result.to_dict()["privacy_report"] is None
 

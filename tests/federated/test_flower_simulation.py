@@ -183,26 +183,36 @@ def simulation() -> dict[str, Any]:
 
     @server.main()
     def main(grid: Grid, context: Context) -> None:
-        masking = SecureFedAvg(MaskingAggregation(), min_nodes=N_NODES, clip_norm=CLIP, timeout=60)
-        results["masking"] = masking.start(grid, initial_arrays(), num_rounds=2)
+        masking = SecureFedAvg(
+            fraction_evaluate=0.0,
+            min_available_nodes=N_NODES,
+            aggregation=MaskingAggregation(),
+            clip_norm=CLIP,
+        )
+        results["masking"] = masking.start(grid, initial_arrays(), num_rounds=2, timeout=300)
         private = SecureFedAvg(
-            MaskingAggregation(),
+            fraction_train=0.75,  # 15 of the 20 nodes
+            fraction_evaluate=0.0,
+            min_available_nodes=N_NODES,
+            aggregation=MaskingAggregation(),
             privacy=DistributedDP(noise_multiplier=0.5, delta=1e-5, target_epsilon=50.0),
-            sample_size=15,
-            min_nodes=N_NODES,
             clip_norm=CLIP,
-            timeout=60,
         )
-        results["dp"] = private.start(grid, initial_arrays(), num_rounds=1)
-        plain = SecureFedAvg(PlainInsecureAggregation(), min_nodes=N_NODES, clip_norm=CLIP)
-        results["plain"] = plain.start(grid, initial_arrays(), num_rounds=1)
+        results["dp"] = private.start(grid, initial_arrays(), num_rounds=1, timeout=300)
+        plain = SecureFedAvg(
+            fraction_evaluate=0.0,
+            min_available_nodes=N_NODES,
+            aggregation=PlainInsecureAggregation(),
+            clip_norm=CLIP,
+        )
+        results["plain"] = plain.start(grid, initial_arrays(), num_rounds=1, timeout=300)
         paillier = SecureFedAvg(
-            PaillierAggregation(keys.verification, allow_insecure_key=True),
-            min_nodes=N_NODES,
+            fraction_evaluate=0.0,
+            min_available_nodes=N_NODES,
+            aggregation=PaillierAggregation(keys.verification, allow_insecure_key=True),
             clip_norm=CLIP,
-            timeout=60,
         )
-        results["paillier"] = paillier.start(grid, initial_arrays(), num_rounds=2)
+        results["paillier"] = paillier.start(grid, initial_arrays(), num_rounds=2, timeout=300)
         nodes = sorted(grid.get_node_ids())
         tamper = MaskingAggregation().run_round(
             grid, nodes, TAMPER_ROUND, initial_arrays(), clip=CLIP, timeout=60

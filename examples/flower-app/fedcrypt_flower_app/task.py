@@ -28,3 +28,8 @@ def train_linear(
         weight -= lr * 2.0 * float(np.mean(error * x))
         bias -= lr * 2.0 * float(np.mean(error))
     return weight, bias
+
+
+def mean_squared_error(weight: float, bias: float, x: np.ndarray, y: np.ndarray) -> float:
+    """The model's mean squared error on a shard."""
+    return float(np.mean((weight * x + bias - y) ** 2))
