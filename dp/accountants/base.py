@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from dp.accountants._relations import accounting_form
 from dp.errors import InvalidArgument, SerializationError, UnsupportedEvent
 from dp.events import DpEvent, event_from_dict
-from dp.neighbouring import Neighbouring, check_neighbouring
+from dp.neighbouring import NEIGHBOURING_RELATIONS, Neighbouring, check_neighbouring
 
 __all__ = [
     "LEDGER_FORMAT_VERSION",
@@ -134,16 +134,17 @@ class PrivacyAccountant(abc.ABC):
     def supports(self, event: DpEvent) -> bool:
         """Whether this accountant can bound ``event`` soundly under its relation."""
         try:
-            self._form(event)
+            self._form(event, suggest=False)
         except UnsupportedEvent:
             return False
         return True
 
-    def _form(self, event: DpEvent) -> DpEvent:
+    def _form(self, event: DpEvent, *, suggest: bool = True) -> DpEvent:
         """The accounting form of ``event`` under this relation, if this accountant bounds it.
 
         Raises:
-            UnsupportedEvent: no sound bound for ``event`` here.
+            UnsupportedEvent: no sound bound for ``event`` here; with ``suggest`` the message
+                names the accountants (and relations) that do support it.
         """
         if not isinstance(event, DpEvent):
             raise InvalidArgument(f"event must be a dp event, got {type(event).__name__}")
@@ -151,11 +152,46 @@ class PrivacyAccountant(abc.ABC):
             form = accounting_form(event, self._neighbouring)
         except RecursionError:
             raise UnsupportedEvent("event nesting too deep") from None
+        except UnsupportedEvent as error:
+            if not suggest:
+                raise
+            raise UnsupportedEvent(f"{error}{self._alternatives(event)}") from error
         if not self._supports_form(form):
-            raise UnsupportedEvent(
+            message = (
                 f"{type(self).__name__} cannot account for {event!r} under {self._neighbouring}"
             )
+            raise UnsupportedEvent(message + (self._alternatives(event) if suggest else ""))
         return form
+
+    def _alternatives(self, event: DpEvent) -> str:
+        """A sentence naming the accountants that support ``event`` (same relation first)."""
+        from dp.accountants.pld import PldAccountant
+        from dp.accountants.rdp import RdpAccountant
+
+        classes: tuple[type[PldAccountant] | type[RdpAccountant], ...] = (
+            PldAccountant,
+            RdpAccountant,
+        )
+        same = [
+            cls.__name__
+            for cls in classes
+            if cls is not type(self) and cls(neighbouring=self._neighbouring).supports(event)
+        ]
+        if same:
+            return f"; use {' or '.join(same)}, which supports it under {self._neighbouring}"
+        other = [
+            f"{cls.__name__}(neighbouring={relation!r})"
+            for relation in NEIGHBOURING_RELATIONS
+            if relation != self._neighbouring
+            for cls in classes
+            if cls(neighbouring=relation).supports(event)
+        ]
+        if other:
+            return (
+                f"; no accountant supports it under {self._neighbouring}, but "
+                f"{' and '.join(other)} do (a guarantee for that relation instead)"
+            )
+        return "; no accountant in dp supports it under any neighbouring relation"
 
     @abc.abstractmethod
     def _supports_form(self, form: DpEvent) -> bool:
