@@ -322,3 +322,13 @@ def test_the_default_configuration_meets_the_target_up_to_a_million() -> None:
         assert one.log2 > -64  # one proof over Field64 would not do
     big = PineValid(Field128, 10**6, 10**6 * 2**20)
     assert soundness_bound(big, proofs=1, norm_proofs=1).log2 <= -64
+
+
+def test_shard_unchecked_under_the_bits_circuit_is_rejected_too() -> None:
+    config = replace(CONFIG, circuit="bits")
+    over = unchecked_report([40, 20, 1, 0, 0, 0, 0, 0], config)  # 2001 > 2000
+    wide = unchecked_report([300, 0, 0, 0, 0, 0, 0, 0], config)  # outside 8 bits
+    at = unchecked_report([40, 20, 0, 0, 0, 0, 0, 0], config)
+    result = run_round([over, wide, at], config)
+    assert [r.reason.name for r in result.rejected] == ["INVALID", "INVALID"]
+    assert result.sum == [40, 20, 0, 0, 0, 0, 0, 0]
