@@ -26,7 +26,9 @@ __all__ = [
     "Stage",
     "UniformSelection",
     "PoissonSelection",
+    "ParticipationSelection",
     "Selection",
+    "FtrlSettings",
     "PrivacyConfig",
     "MaskingSettings",
     "PaillierSettings",
@@ -140,7 +142,86 @@ class PoissonSelection:
             raise InvalidArgument("PoissonSelection.expected_cohort must be finite and > 0")
 
 
-Selection = UniformSelection | PoissonSelection
+@dataclass(frozen=True, slots=True)
+class ParticipationSelection:
+    """No sampling: each round takes up to ``cohort_size`` of the clients the schema allows.
+
+    DP-FTRL's guarantee rests on a participation schema, not on sampling (Kairouz et al.
+    2021; Choquette-Choo et al. 2023, "Multi-epoch matrix factorization mechanisms"): over
+    the run's ``rounds`` a client takes part in at most ``max_participations`` rounds, any
+    two at least ``min_separation`` rounds apart. The runner tracks who took part when
+    (:class:`federated.selection.ParticipationTracker`) and never admits a client that
+    would break the schema, and the accountant uses exactly this schema. Which eligible
+    clients take part is drawn from the OS CSPRNG, simulating devices that check in when
+    they can (``availability``), but no privacy claim depends on that draw.
+
+    Attributes:
+        cohort_size: the most clients per round, >= 1.
+        max_participations: ``k``, the most rounds one client takes part in, >= 1.
+        min_separation: ``b``, the fewest rounds between two participations, >= 1.
+        availability: probability that an eligible client checks in for a round, in
+            (0, 1] (a simulation of device availability; never used by the accounting).
+    """
+
+    cohort_size: int
+    max_participations: int = 1
+    min_separation: int = 1
+    availability: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("cohort_size", "max_participations", "min_separation"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgument(f"ParticipationSelection.{name} must be an int >= 1")
+        if not _is_real(self.availability) or not 0.0 < self.availability <= 1.0:
+            raise InvalidArgument("ParticipationSelection.availability must be in (0, 1]")
+
+
+Selection = UniformSelection | PoissonSelection | ParticipationSelection
+
+_FTRL_MECHANISMS = ("blt", "banded", "tree")
+
+
+@dataclass(frozen=True, slots=True)
+class FtrlSettings:
+    """DP-FTRL as the server optimiser: correlated noise from a matrix factorisation.
+
+    The server adds round ``t``'s noise ``w_t`` (:meth:`dp.ftrl.Strategy.noise_stream`) to
+    the securely aggregated sum and updates the model with it, as DP-FedAvg does; the
+    noise of the rounds is correlated so that the model, a prefix sum of the updates, is
+    less noisy than with independent noise at the same privacy (Kairouz et al. 2021; BLT:
+    Dvijotham et al. 2024, McMahan et al. 2024). The run is accounted as one Gaussian
+    mechanism under the selection's participation schema
+    (:class:`dp.MatrixFactorizationGaussian`), under ``zero_out`` or ``replace_one``.
+
+    Attributes:
+        mechanism: ``"blt"`` (the default), ``"banded"`` or ``"tree"`` (tree aggregation
+            with Honaker's estimator, for comparison).
+        buffers: BLT only: the number of buffers (noise state ``buffers * d`` floats).
+        bands: banded only: the number of bands (``None``: the optimiser's default).
+        cache_dir: a directory caching optimised strategies by schema (``None``: none).
+    """
+
+    mechanism: str = "blt"
+    buffers: int = 4
+    bands: int | None = None
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mechanism not in _FTRL_MECHANISMS:
+            raise InvalidArgument(
+                f"FtrlSettings.mechanism must be one of {', '.join(_FTRL_MECHANISMS)}"
+            )
+        if isinstance(self.buffers, bool) or not isinstance(self.buffers, int):
+            raise InvalidArgument("FtrlSettings.buffers must be an int")
+        if not 1 <= self.buffers <= 16:
+            raise InvalidArgument("FtrlSettings.buffers must be in [1, 16]")
+        if self.bands is not None and (
+            isinstance(self.bands, bool) or not isinstance(self.bands, int) or self.bands < 1
+        ):
+            raise InvalidArgument("FtrlSettings.bands must be None or an int >= 1")
+        if self.cache_dir is not None and not isinstance(self.cache_dir, str):
+            raise InvalidArgument("FtrlSettings.cache_dir must be None or a path string")
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +509,9 @@ class FederatedConfig:
         validated: validated-aggregation settings.
         dropout: simulated dropouts.
         min_clients: rounds with fewer selected clients are skipped.
+        ftrl: DP-FTRL as the server optimiser (:class:`FtrlSettings`); needs central DP,
+            a :class:`ParticipationSelection` and the ``zero_out`` or ``replace_one``
+            relation. ``None`` (the default): DP-FedAvg.
         adversary: simulated malicious clients that skip clipping and poison their updates
             (:mod:`federated.adversary`); ``None`` (the default): every client is honest.
     """
@@ -445,13 +529,19 @@ class FederatedConfig:
     validated: ValidatedSettings = field(default_factory=ValidatedSettings)
     dropout: DropoutSimulation = field(default_factory=DropoutSimulation)
     min_clients: int = 2
+    ftrl: FtrlSettings | None = None
     adversary: Adversary | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
             raise InvalidArgument("FederatedConfig.rounds must be an int >= 1")
-        if not isinstance(self.selection, (UniformSelection, PoissonSelection)):
-            raise InvalidArgument("FederatedConfig.selection must be Uniform/PoissonSelection")
+        if not isinstance(
+            self.selection, (UniformSelection, PoissonSelection, ParticipationSelection)
+        ):
+            raise InvalidArgument(
+                "FederatedConfig.selection must be Uniform/Poisson/ParticipationSelection"
+            )
+        _check_ftrl(self)
         if not isinstance(self.aggregation, Aggregation):
             raise InvalidArgument("FederatedConfig.aggregation must be an Aggregation")
         if not isinstance(self.weighting, Weighting):
@@ -532,3 +622,43 @@ class FederatedConfig:
         noise, since the colluders' shares are known to the server.
         """
         return self.survivor_threshold(cohort_size) - self.colluders(cohort_size)
+
+
+_FTRL_MAX_ROUNDS = 100_000
+
+
+def _check_ftrl(config: FederatedConfig) -> None:
+    """DP-FTRL needs central noise, a participation schema and a relation it holds under."""
+    ftrl, selection, privacy = config.ftrl, config.selection, config.privacy
+    if ftrl is not None and not isinstance(ftrl, FtrlSettings):
+        raise InvalidArgument("FederatedConfig.ftrl must be None or an FtrlSettings")
+    participation = isinstance(selection, ParticipationSelection)
+    if ftrl is None:
+        if participation and privacy.enabled:
+            raise InvalidArgument(
+                "ParticipationSelection samples nothing, so DP-FedAvg's amplification by "
+                "sampling does not apply; use DP-FTRL (FederatedConfig(ftrl=FtrlSettings()))"
+            )
+        return
+    if not participation:
+        raise InvalidArgument(
+            "DP-FTRL is accounted under a participation schema: use ParticipationSelection"
+        )
+    if privacy.mode is not DPMode.CENTRAL:
+        raise InvalidArgument(
+            "DP-FTRL needs PrivacyConfig(mode=DPMode.CENTRAL): the server adds the correlated "
+            "noise to the securely aggregated sum"
+        )
+    if privacy.neighbouring == "add_remove":
+        raise InvalidArgument(
+            "DP-FTRL is accounted under neighbouring='zero_out' (or 'replace_one'): without "
+            "sampling, adding a client can change who else takes part in later rounds, which "
+            "the participation schema's sensitivity does not cover"
+        )
+    if config.aggregation.value not in ("masking", "paillier", "plain_insecure"):
+        raise InvalidArgument(
+            "DP-FTRL runs with the masking, paillier or plain_insecure aggregation (the "
+            "helper aggregator of validated aggregation does not add its noise yet)"
+        )
+    if config.rounds > _FTRL_MAX_ROUNDS:
+        raise InvalidArgument(f"DP-FTRL supports up to {_FTRL_MAX_ROUNDS} rounds")

@@ -23,7 +23,13 @@ from dp.errors import DPError
 from dp.report import PrivacyReport, SamplingScheme, ThreatModel
 from federated._privacy import PrivacyTracker
 from federated.adversary import AdversaryRecord
-from federated.config import Aggregation, DPMode, FederatedConfig, UniformSelection
+from federated.config import (
+    Aggregation,
+    DPMode,
+    FederatedConfig,
+    ParticipationSelection,
+    UniformSelection,
+)
 from federated.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -264,6 +270,8 @@ class History:
 
 def _sampling_scheme(config: FederatedConfig, population: int) -> SamplingScheme:
     selection = config.selection
+    if isinstance(selection, ParticipationSelection):
+        return "participation_schema"
     if isinstance(selection, UniformSelection):
         return "full_batch" if selection.sample_size >= population else "fixed_size"
     return "full_batch" if selection.rate >= 1.0 else "poisson"

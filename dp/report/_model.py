@@ -21,6 +21,7 @@ from dp.errors import InvalidArgument
 from dp.events import (
     DistributedDiscreteGaussian,
     DpEvent,
+    MatrixFactorizationGaussian,
     PoissonSampled,
     SampledWithoutReplacement,
     Skellam,
@@ -107,11 +108,11 @@ DEFAULT_RELEASED = "every round's noised aggregate (and everything computed from
 """What the adversary sees, unless the caller says otherwise."""
 
 PrivacyUnit = Literal["example", "client"]
-SamplingScheme = Literal["poisson", "fixed_size", "shuffled", "full_batch"]
+SamplingScheme = Literal["poisson", "fixed_size", "shuffled", "full_batch", "participation_schema"]
 ThreatKind = Literal["trusted_server", "distributed"]
 
 _UNITS = ("example", "client")
-_SCHEMES = ("poisson", "fixed_size", "shuffled", "full_batch")
+_SCHEMES = ("poisson", "fixed_size", "shuffled", "full_batch", "participation_schema")
 _THREATS = ("trusted_server", "distributed")
 Ledger = Iterable[tuple[DpEvent, int]]
 
@@ -476,7 +477,7 @@ class PrivacyReport:
         events = [inner for event, _ in self.ledger for inner in _walk(event)]
         poisson = any(isinstance(e, PoissonSampled) for e in events)
         wor = [e for e in events if isinstance(e, SampledWithoutReplacement)]
-        out = []
+        out = _schema_statements(events, self.sampling)
         if self.neighbouring == "zero_out":
             out.append(
                 "This report is for the zero-out relation (one participant's data replaced "
@@ -570,6 +571,24 @@ class PrivacyReport:
         return out
 
     # ----------------------------------------------------------------- derived values
+
+    @property
+    def zcdp_rho(self) -> float | None:
+        """The zCDP ``rho`` of a ledger of DP-FTRL entries and un-sampled Gaussians.
+
+        ``None`` when some event has no exact Gaussian rho (sampled or other mechanisms)
+        or under add/remove; see :func:`dp.ftrl_accounting.zcdp_rho`.
+        """
+        if self.neighbouring == "add_remove":
+            return None
+        scale = 2.0 if self.neighbouring == "replace_one" else 1.0
+        total = 0.0
+        for event, count in self.ledger:
+            rho = _gaussian_rho(event, scale)
+            if rho is None:
+                return None
+            total += count * rho
+        return total
 
     @property
     def epsilon(self) -> float:
@@ -705,3 +724,47 @@ class PrivacyReport:
         """Write the epsilon-against-rounds plot to a PNG file (needs matplotlib)."""
         png = self.plot_png(include_inverse_n=include_inverse_n)
         Path(path).write_bytes(png)
+
+
+def _gaussian_rho(event: DpEvent, scale: float) -> float | None:
+    """An un-sampled Gaussian's or DP-FTRL entry's zCDP rho (Bun and Steinke 2016), else None."""
+    from dp.events import Composed, Gaussian, SelfComposed
+
+    if isinstance(event, MatrixFactorizationGaussian):
+        return event.rho(scale)
+    if isinstance(event, Gaussian):
+        g = event.noise_multiplier / scale
+        return 0.5 / (g * g)
+    if isinstance(event, SelfComposed):
+        inner = _gaussian_rho(event.event, scale)
+        return None if inner is None else event.count * inner
+    if isinstance(event, Composed):
+        parts = [_gaussian_rho(e, scale) for e in event.events]
+        return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+    return None
+
+
+def _schema_statements(events: Sequence[DpEvent], sampling: str) -> list[str]:
+    """The participation schema a DP-FTRL ledger assumes, stated as the report's first note."""
+    schemas = sorted(
+        {
+            (e.rounds, e.max_participations, e.min_separation, e.strategy)
+            for e in events
+            if isinstance(e, MatrixFactorizationGaussian)
+        }
+    )
+    out = []
+    for rounds, k, b, strategy in schemas:
+        times = "once" if k == 1 else f"in at most {k} rounds, at least {b} rounds apart"
+        out.append(
+            f"DP-FTRL ({strategy}): no sampling is assumed. The guarantee assumes the "
+            f"participation schema: over {rounds} rounds each participant takes part {times} "
+            "(enforced by the selection); it is accounted as one Gaussian mechanism with the "
+            "strategy's sensitivity under that schema."
+        )
+    if schemas and sampling != "participation_schema":
+        out.append(
+            f"The ledger holds DP-FTRL entries but the selection is stated as {sampling!r}; "
+            "their guarantee rests on the participation schema, not on that selection."
+        )
+    return out

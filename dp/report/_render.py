@@ -90,6 +90,8 @@ def summary_rows(report: PrivacyReport) -> list[tuple[str, str]]:
         ("epsilon (PLD, lower bound)", _fmt(report.epsilon_pld_lower)),
         ("epsilon (RDP, fast)", _fmt(report.epsilon_rdp)),
     ]
+    if report.sampling == "participation_schema" and report.zcdp_rho is not None:
+        rows.append(("zCDP rho (DP-FTRL: one Gaussian mechanism)", _fmt(report.zcdp_rho)))
     if report.target_epsilon is not None:
         rows.append(("target epsilon", _fmt(report.target_epsilon)))
         rows.append(("budget left", _fmt(report.budget_left)))
