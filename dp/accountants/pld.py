@@ -367,6 +367,8 @@ class PldAccountant(PrivacyAccountant):
             # delta(eps) <= e^H delta'(eps - H - Lo) for the surrogate's delta' (module
             # _pld_discrete_gaussian, step 3): eps = eps'(delta e^{-H}) + H + Lo. H + Lo is
             # at most 1e-30, far below the relative margin 2^-49 that covers e^{-H}.
+            if self.get_delta(0.0) <= delta:
+                return 0.0
             epsilon = self._surrogate_epsilon(delta * (1.0 - _EXP_MARGIN), bound)
             return math.nextafter(epsilon + _slack_total(slack), math.inf)
         slack = self._lower_slack()
