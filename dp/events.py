@@ -266,6 +266,13 @@ class DistributedDiscreteGaussian(DpEvent):
     aggregated) sum. The sum is not a discrete Gaussian; its zCDP bound carries the
     correction ``tau`` of Kairouz et al. 2021, Theorem 1.
 
+    The noise is added by the clients, the target among them, so the number of shares in
+    the sum must not differ between neighbouring datasets: the accountants take this event
+    under ``zero_out`` and ``replace_one``, and under ``add_remove`` only inside a
+    fixed-size cohort (:class:`SampledWithoutReplacement`); Poisson sampling of it is
+    refused under every relation (the target's share would come and go with its coin,
+    changing the noise variance, which no shift pair covers).
+
     Args:
         sigma: per-client discrete Gaussian scale, >= 0.5 (the theorem's domain).
         n_min: number of honest clients whose noise is guaranteed in the sum, >= 1.

@@ -124,6 +124,7 @@ def accounting_form(event: DpEvent, relation: Neighbouring) -> DpEvent:
         if relation == "add_remove":
             return PoissonSampled(event.sample_size / event.population, base)
         return SampledWithoutReplacement(event.population, event.sample_size, base)
+    _refuse_variable_noise_count(event, relation)
     if relation != "replace_one":
         return event
     if isinstance(event, PoissonSampled):

@@ -98,14 +98,14 @@ def test_distributed_discrete_gaussian_reduces_to_discrete_gaussian() -> None:
     ddg = dp.DistributedDiscreteGaussian(
         sigma=3.0, n_min=1, dimension=100, sensitivity_l1=10.0, sensitivity_l2=2.0
     )
-    single = dp.RdpAccountant().compose(ddg)
+    single = dp.RdpAccountant(neighbouring="zero_out").compose(ddg)
     assert np.allclose(single.rdp, dp.RdpAccountant().compose(dp.DiscreteGaussian(3.0, 2.0)).rdp)
 
 
 def test_distributed_discrete_gaussian_tau_and_aggregate_noise() -> None:
     # n clients with sigma each: close to a Gaussian with sigma * sqrt(n), plus a tau term.
     ddg = dp.DistributedDiscreteGaussian(2.0, 16, 1000, 50.0, 5.0)
-    rdp = dp.RdpAccountant().compose(ddg).rdp
+    rdp = dp.RdpAccountant(neighbouring="zero_out").compose(ddg).rdp
     orders = rm.DEFAULT_ORDERS
     baseline = orders * 25.0 / (2 * 16 * 4.0)
     tau = rm.ddg_tau(2.0, 16)
@@ -113,7 +113,9 @@ def test_distributed_discrete_gaussian_tau_and_aggregate_noise() -> None:
     assert np.all(rdp >= baseline - 1e-12)
     assert np.allclose(rdp, baseline, rtol=1e-9)
     # Small sigma: the correction is large and must show up.
-    rough = dp.RdpAccountant().compose(dp.DistributedDiscreteGaussian(0.5, 16, 1000, 50.0, 5.0))
+    rough = dp.RdpAccountant(neighbouring="zero_out").compose(
+        dp.DistributedDiscreteGaussian(0.5, 16, 1000, 50.0, 5.0)
+    )
     assert np.all(rough.rdp > orders * 25.0 / (2 * 16 * 0.25))
 
 
@@ -218,9 +220,34 @@ def test_general_poisson_bound_is_above_the_exact_sampled_gaussian() -> None:
     assert general[orders == 2.0][0] <= 3 * exact[orders == 2.0][0]
 
 
-def test_poisson_sampled_distributed_discrete_gaussian_is_amplified() -> None:
+def test_fixed_size_cohorts_amplify_the_distributed_discrete_gaussian() -> None:
     ddg = dp.DistributedDiscreteGaussian(3.0, 10, 1000, 100.0, 10.0)
-    alone = dp.RdpAccountant().compose(ddg, 100).get_epsilon(1e-5)
-    sampled = dp.RdpAccountant().compose(dp.PoissonSampled(0.05, ddg), 100).get_epsilon(1e-5)
-    assert sampled < alone
+    alone = dp.RdpAccountant(neighbouring="zero_out").compose(ddg, 100).get_epsilon(1e-5)
+    cohort = dp.SampledWithoutReplacement(200, 10, ddg)
+    for relation in ("add_remove", "zero_out", "replace_one"):
+        sampled = dp.RdpAccountant(neighbouring=relation).compose(cohort, 100)
+        assert sampled.get_epsilon(1e-5) < alone
     assert dp.RdpAccountant().supports(dp.PoissonSampled(0.05, dp.Skellam(100.0, 10.0, 5.0)))
+
+
+def test_client_added_noise_whose_share_count_varies_is_refused() -> None:
+    # The sum of n clients' shares has variance n s^2: a neighbour that changes how many
+    # clients add noise changes the variance, which no shift pair bounds.
+    ddg = dp.DistributedDiscreteGaussian(3.0, 10, 1000, 100.0, 10.0)
+    for accountant in (dp.RdpAccountant(), dp.PldAccountant()):
+        assert not accountant.supports(ddg)  # add_remove: the target's share on one side only
+        with pytest.raises(dp.UnsupportedEvent, match="variance"):
+            accountant.compose(ddg)
+    for relation in ("add_remove", "zero_out"):
+        rdp = dp.RdpAccountant(neighbouring=relation)
+        for event in (
+            dp.PoissonSampled(0.05, ddg),
+            dp.SelfComposed(dp.PoissonSampled(0.05, ddg), 3),
+            dp.PoissonSampled(0.05, dp.Composed((dp.Gaussian(1.0), ddg))),
+        ):
+            assert not rdp.supports(event)
+            with pytest.raises(dp.UnsupportedEvent, match="fixed-size"):
+                rdp.compose(event)
+        assert len(rdp.ledger) == 0
+    assert dp.RdpAccountant(neighbouring="zero_out").supports(ddg)
+    assert dp.RdpAccountant(neighbouring="replace_one").supports(ddg)
