@@ -37,6 +37,7 @@ from dp.ftrl._toeplitz import (
     inverse_coefs,
     lower_toeplitz,
     pad,
+    single_threaded_blas,
     sqrt_coefs,
     toeplitz_sensitivity_bounds,
 )
@@ -209,7 +210,8 @@ class BandedStrategy(Strategy):
                     return strategy
             except InvalidArgument:
                 pass
-        coefs = _optimise_banded(n, k, b, int(bands), objective, max_iterations)
+        with single_threaded_blas():
+            coefs = _optimise_banded(n, k, b, int(bands), objective, max_iterations)
         strategy = cls(n, coefs)
         _cache.store(cache_dir, key, strategy.to_dict())
         return strategy

@@ -39,7 +39,7 @@ from scipy.signal import fftconvolve
 from dp.errors import InvalidArgument
 from dp.ftrl import _cache
 from dp.ftrl._gaussian import ByteSource
-from dp.ftrl._toeplitz import lower_toeplitz, toeplitz_sensitivity_bounds
+from dp.ftrl._toeplitz import lower_toeplitz, single_threaded_blas, toeplitz_sensitivity_bounds
 from dp.ftrl._workload import REDUCTIONS, apply_workload, toeplitz_row_sq_norms
 from dp.ftrl.schema import ParticipationSchema
 from dp.ftrl.strategy import NoiseStream, Strategy, float_vector
@@ -236,7 +236,8 @@ class BLTStrategy(Strategy):
                     return strategy
             except InvalidArgument:
                 pass
-        theta, omega = _optimise_blt(schema, int(buffers), objective)
+        with single_threaded_blas():
+            theta, omega = _optimise_blt(schema, int(buffers), objective)
         strategy = cls(schema.rounds, theta, omega)
         _cache.store(cache_dir, key, strategy.to_dict())
         return strategy
@@ -273,15 +274,16 @@ def _blt_loss_factory(
         theta, omega = unpack(x)
         powers = np.power(theta[None, :], m[:, None])  # theta^(m-1) for m = 1..n-1
         c = np.ones(n)
-        c[1:] = powers @ omega
+        c[1:] = np.einsum("mk,k->m", powers, omega)
         if k == 1:
-            sens, d_sens = float(c @ c), 2.0 * c
+            sens, d_sens = float(np.einsum("m,m->", c, c)), 2.0 * c
         else:
             column = fftconvolve(c, comb)[:n]
-            sens, d_sens = float(column @ column), 2.0 * reverse_corr(comb, column)
+            sens = float(np.einsum("m,m->", column, column))
+            d_sens = 2.0 * reverse_corr(comb, column)
         lam, scales = _inverse_parameters(theta, omega)
         inv = np.ones(n)
-        inv[1:] = np.power(lam[None, :], m[:, None]) @ scales
+        inv[1:] = np.einsum("mk,k->m", np.power(lam[None, :], m[:, None]), scales)
         prefix = np.cumsum(inv)
         err = float(np.sum(weights * prefix * prefix))
         g_inv = np.cumsum((2.0 * weights * prefix)[::-1])[::-1]
@@ -289,9 +291,9 @@ def _blt_loss_factory(
         excess = max(0.0, float(omega.sum()) - 1.0)  # keeps the coefficients non-increasing
         penalty = 1.0 + 1e3 * excess * excess
         d_c = (d_sens * err + sens * d_err)[1:] * penalty
-        d_omega = powers.T @ d_c + sens * err * 2e3 * excess
+        d_omega = np.einsum("mk,m->k", powers, d_c) + sens * err * 2e3 * excess
         safe = np.maximum(theta, 1e-300)
-        d_theta = omega * ((powers * (m[:, None] / safe[None, :])).T @ d_c)
+        d_theta = omega * np.einsum("mk,m->k", powers * (m[:, None] / safe[None, :]), d_c)
         grad = np.concatenate([d_theta * theta * (1.0 - theta), d_omega * omega])
         value = sens * err * penalty
         if not math.isfinite(value) or not np.all(np.isfinite(grad)):
