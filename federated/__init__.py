@@ -28,6 +28,7 @@ from federated.config import (
     Selection,
     Stage,
     UniformSelection,
+    ValidatedSettings,
     Weighting,
 )
 from federated.errors import (
@@ -73,6 +74,7 @@ __all__ = [
     "PrivacyConfig",
     "MaskingSettings",
     "PaillierSettings",
+    "ValidatedSettings",
     "DropoutSimulation",
     "AuditConfig",
     "Adversary",
