@@ -540,6 +540,7 @@ class PrivacyReport:
             out.append(
                 "No tight (PLD) bound: some event is only supported by the RDP accountant "
                 "under this relation; the RDP epsilon is an upper bound and may be loose."
+                + _no_pld_reason(events)
             )
         if self.population is not None and self.delta > 1.0 / self.population:
             out.append(
@@ -724,6 +725,22 @@ class PrivacyReport:
         """Write the epsilon-against-rounds plot to a PNG file (needs matplotlib)."""
         png = self.plot_png(include_inverse_n=include_inverse_n)
         Path(path).write_bytes(png)
+
+
+def _no_pld_reason(events: Sequence[DpEvent]) -> str:
+    """Why client-added noise has no PLD here, when the ledger holds some (else ``""``)."""
+    if any(isinstance(e, Skellam) for e in events):
+        return (
+            " Skellam noise is accounted by RDP only: no dominating pair is known for it "
+            "(docs/dp/accountant.md, 'Skellam stays on the RDP')."
+        )
+    if any(isinstance(e, DistributedDiscreteGaussian) for e in events):
+        return (
+            " The PLD bounds the distributed discrete Gaussian only with at least about 3.5 "
+            "grid units of noise per share and n_min s^2 of about 650 grid units squared "
+            "(docs/dp/accountant.md, 'Discrete Gaussians in the PLD accountant')."
+        )
+    return ""
 
 
 def _gaussian_rho(event: DpEvent, scale: float) -> float | None:

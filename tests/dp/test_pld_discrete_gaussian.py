@@ -25,6 +25,7 @@ import dp
 from dp.accountants import _pld_discrete_gaussian as pdg
 from dp.accountants._pld_mechanisms import SampledNoise
 from dp.accountants.pld import gaussian_delta
+from dp.report import PrivacyReport, ThreatModel
 
 FloatArray = NDArray[np.float64]
 TWO_PI_SQ = 2.0 * math.pi**2
@@ -419,3 +420,33 @@ def test_lattice_shift_of_the_lower_bound_is_admissible(coordinates: int) -> Non
     if coordinates >= 4:
         assert sum(k * k for k in shift) == math.floor(17.3**2)  # 299 = 17^2 + 3^2 + 1 + ...
     assert list(itertools.accumulate(shift)) == sorted(itertools.accumulate(shift))
+
+
+# ---------------------------------------------------------------------------- the report
+
+
+def _distributed_report(event: dp.DpEvent) -> PrivacyReport:
+    return PrivacyReport.from_ledger(
+        [(event, 1)] * 5,
+        delta=1e-6,
+        privacy_unit="client",
+        threat_model=ThreatModel("distributed", n_min=8, min_survivors=8, colluders=2),
+        neighbouring="zero_out",
+        created="2026-01-01T00:00:00Z",
+        library_version="0.1.0",
+    )
+
+
+def test_reports_show_the_tight_epsilon_for_distributed_dp() -> None:
+    report = _distributed_report(practical(30.0, n=8, s=512.0, d=64))
+    assert report.epsilon_pld is not None
+    assert report.epsilon_pld_lower is not None
+    assert report.epsilon_pld_lower <= report.epsilon_pld < report.epsilon_rdp
+    assert report.epsilon == report.epsilon_pld
+    assert not any("No tight (PLD) bound" in w for w in report.warnings)
+
+
+def test_reports_say_why_a_small_share_has_no_tight_epsilon() -> None:
+    report = _distributed_report(dp.DistributedDiscreteGaussian(3.0, 8, 64, 100.0, 10.0))
+    assert report.epsilon_pld is None
+    assert any("3.5 grid units of noise per share" in w for w in report.warnings)
