@@ -66,7 +66,7 @@ from secagg.validated._prio3 import (
     PrepState,
     Prio3,
 )
-from secagg.validated._xof import SEED_SIZE, XofShake128
+from secagg.validated._xof import SEED_SIZE, XofShake128, XofTurboShake128
 
 __all__ = [
     "ALPHA",
@@ -90,6 +90,9 @@ NUM_WR_CHECKS = 128
 USAGE_WR_JOINT_RANDOMNESS = 8
 USAGE_WR_JOINT_RAND_SEED = 9
 USAGE_WR_JOINT_RAND_PART = 10
+
+PINE_DRAFT_VERSION = 1
+"""The PINE draft version whose tags ``draft_xof`` reproduces (poc/VERSION)."""
 
 PINE_FIELD64_ID = 0xFFFF0003
 """Algorithm id of PINE over Field64 here (the draft's private-use range)."""
@@ -336,13 +339,13 @@ class PineValid(_PineBase):
         self.calls_wr = _chunks(chunk_length, self.num_wr_checks)
         self.GADGET_CALLS = (self.calls_bit + self.calls_wr,)
 
-    def norm_equality(self) -> PineNormEquality:
-        """The companion norm-equality circuit (same parameters, chunks near ``sqrt(d)``)."""
+    def norm_equality(self, chunk_length: int | None = None) -> PineNormEquality:
+        """The companion norm-equality circuit (same parameters; chunks near ``sqrt(d)``)."""
         return PineNormEquality(
             self.field,
             self.dimension,
             self.sq_norm_bound,
-            None,
+            chunk_length,
             alpha=self.alpha,
             num_wr_checks=self.num_wr_checks,
             num_wr_successes=self.num_wr_successes,
@@ -474,7 +477,15 @@ class Pine(Prio3):
     """
 
     def __init__(
-        self, valid: PineValid, algo_id: int, shares: int = 2, proofs: int = 2, norm_proofs: int = 1
+        self,
+        valid: PineValid,
+        algo_id: int,
+        shares: int = 2,
+        proofs: int = 2,
+        norm_proofs: int = 1,
+        *,
+        norm_chunk_length: int | None = None,
+        draft_xof: bool = False,
     ) -> None:
         super().__init__(valid, algo_id, shares, proofs)
         if isinstance(norm_proofs, bool) or not isinstance(norm_proofs, int):
@@ -482,7 +493,11 @@ class Pine(Prio3):
         if not 1 <= norm_proofs < 256:
             raise InvalidArgument("PINE takes between 1 and 255 norm-equality proofs")
         self.valid = valid
-        ne = valid.norm_equality()
+        # draft_xof: the PINE draft's own XOF and tags (TurboSHAKE128; tag = byte(VERSION=1)
+        # || ID || usage, poc ``domain_separation_tag``), to check its published vectors.
+        self.xof: type[XofShake128] = XofTurboShake128 if draft_xof else XofShake128
+        self._draft_dst = draft_xof
+        ne = valid.norm_equality(norm_chunk_length)
         self.flp_norm_equality = FlpBBCGGI19(ne)
         self.PROOFS_NORM_EQUALITY = norm_proofs
         self.uses_joint_rand = True
@@ -496,16 +511,24 @@ class Pine(Prio3):
     def _binder(self, rest: bytes) -> bytes:
         return bytes([self.PROOFS_NORM_EQUALITY, self.PROOFS]) + rest
 
+    def dst(self, usage: int) -> bytes:
+        """Draft 07's tag (:func:`format_dst`), or with ``draft_xof`` the PINE draft's."""
+        if self._draft_dst:
+            return (
+                bytes([PINE_DRAFT_VERSION]) + self.ID.to_bytes(4, "big") + usage.to_bytes(2, "big")
+            )
+        return super().dst(usage)
+
     # -- auxiliary functions (poc vdaf_pine.py) -------------------------------------------
     def helper_meas_share(self, agg_id: int, seed: bytes) -> FieldVec:
         """Expand a helper's measurement share (gradient, norm bits, wraparound bits)."""
-        return XofShake128.expand_into_vec(
+        return self.xof.expand_into_vec(
             self.field, seed, self.dst(USAGE_MEAS_SHARE), bytes([agg_id]), self.SHARED_LEN
         )
 
     def helper_proof_share(self, agg_id: int, seed: bytes) -> FieldVec:
         """Expand a helper's share of every proof."""
-        return XofShake128.expand_into_vec(
+        return self.xof.expand_into_vec(
             self.field,
             seed,
             self.dst(USAGE_PROOF_SHARE),
@@ -514,7 +537,7 @@ class Pine(Prio3):
         )
 
     def _rand(self, usage: int, seed: bytes, binder: bytes, length: int) -> FieldVec:
-        return XofShake128.expand_into_vec(
+        return self.xof.expand_into_vec(
             self.field, seed, self.dst(usage), self._binder(binder), length
         )
 
@@ -533,20 +556,27 @@ class Pine(Prio3):
         return self._rand(USAGE_QUERY_RANDOMNESS, verify_key, nonce, length)
 
     def _vf_joint_rands(self, seed: bytes) -> FieldVec:
-        return self._rand(USAGE_JOINT_RANDOMNESS, seed, b"", self.flp.JOINT_RAND_LEN * self.PROOFS)
+        # The reference binds only byte(PROOFS) here (poc ``vf_joint_rands``).
+        return self.xof.expand_into_vec(
+            self.field,
+            seed,
+            self.dst(USAGE_JOINT_RANDOMNESS),
+            bytes([self.PROOFS]),
+            self.flp.JOINT_RAND_LEN * self.PROOFS,
+        )
 
     def _part(self, usage: int, agg_id: int, blind: bytes, share: FieldVec, nonce: bytes) -> bytes:
         binder = bytes([agg_id]) + nonce + self.field.encode_vec(share)
-        return XofShake128.derive_seed(blind, self.dst(usage), binder)
+        return self.xof.derive_seed(blind, self.dst(usage), binder)
 
     def _seed(self, usage: int, parts: Sequence[bytes]) -> bytes:
-        return XofShake128.derive_seed(bytes(SEED_SIZE), self.dst(usage), b"".join(parts))
+        return self.xof.derive_seed(bytes(SEED_SIZE), self.dst(usage), b"".join(parts))
 
     def wr_check_results(self, gradient: FieldVec, wr_seed: bytes) -> FieldVec:
         """The wraparound dot products of (a share of) the gradient (draft 4.1.3)."""
         valid = self.valid
         per = -(-valid.dimension // 4)
-        stream = XofShake128(wr_seed, self.dst(USAGE_WR_JOINT_RANDOMNESS), b"").next(
+        stream = self.xof(wr_seed, self.dst(USAGE_WR_JOINT_RANDOMNESS), b"").next(
             valid.num_wr_checks * per
         )
         return wr_dot_products(self.field, gradient, stream, valid.num_wr_checks)

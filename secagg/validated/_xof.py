@@ -14,7 +14,7 @@ import numpy as np
 from secagg.errors import InvalidArgument
 from secagg.validated._field import Field, FieldVec
 
-__all__ = ["SEED_SIZE", "VERSION", "XofShake128", "format_dst"]
+__all__ = ["SEED_SIZE", "VERSION", "XofShake128", "XofTurboShake128", "format_dst"]
 
 SEED_SIZE = 16
 VERSION = 7
@@ -85,3 +85,34 @@ class XofShake128:
     ) -> FieldVec:
         """``length`` field elements expanded from ``seed`` (draft ``expand_into_vec``)."""
         return cls(seed, dst, binder).next_vec(field, length)
+
+
+class XofTurboShake128(XofShake128):
+    """XofTurboShake128 (draft-irtf-cfrg-vdaf-08 and later, section 6.2.1 there).
+
+    TurboSHAKE128 (RFC 9861, Keccak-p[1600, 12]) with domain separation byte 1 over the same
+    ``len(dst) || dst || seed || binder`` as XofShake128, from pycryptodome's C implementation
+    (``Crypto.Hash.TurboSHAKE128``). Used only to check PINE against its draft's published
+    test vectors; fedcrypt does not declare pycryptodome (it comes with ``flwr``), so this
+    raises InvalidArgument where it is missing.
+    """
+
+    __slots__ = ("_turbo",)
+
+    def __init__(self, seed: bytes, dst: bytes, binder: bytes) -> None:
+        try:
+            from Crypto.Hash import TurboSHAKE128
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise InvalidArgument("XofTurboShake128 needs pycryptodome") from exc
+        if not isinstance(seed, bytes) or len(seed) != SEED_SIZE:
+            raise InvalidArgument(f"an XofTurboShake128 seed is {SEED_SIZE} bytes")
+        if len(dst) > 255:
+            raise InvalidArgument("a domain separation tag is at most 255 bytes")
+        self._turbo = TurboSHAKE128.new(domain=1)
+        self._turbo.update(bytes([len(dst)]) + dst + seed + binder)
+        self._offset = 0
+
+    def next(self, length: int) -> bytes:
+        """The next ``length`` bytes of the output stream."""
+        self._offset += length
+        return bytes(self._turbo.read(length))
