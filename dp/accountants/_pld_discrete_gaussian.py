@@ -34,8 +34,8 @@ pointwise close to the continuous Gaussian of variance ``V + u^2`` (step 2 with
 Everything is computed in log space: at practical sizes the slack is far below the
 smallest float (``exp(-2 pi^2 s^2)`` at ``s = 4096`` is ``e^{-3.3e8}``). An event is
 supported only when its per-round slack is at most :data:`PER_ROUND_SLACK`
-(``1e-30 / 2^62``), so that no ledger the accountant can hold (at most ``2^62`` rounds
-before it refuses) carries more than :data:`MAX_TOTAL_SLACK` = ``1e-30``; events with
+(``1e-30 / 2^62``), so that ``2^62`` rounds fit :data:`MAX_TOTAL_SLACK` = ``1e-30``, the
+most any ledger may carry (a composition beyond it is refused); events with
 more slack (a per-client scale below about 3.5 grid units, see the docs' table) are refused
 with :class:`dp.UnsupportedEvent`, and the RDP accountant bounds them.
 """
@@ -82,7 +82,8 @@ MAX_TOTAL_SLACK = 1e-30
 floats, so the corrected epsilon equals the Gaussian PLD's to every printed digit)."""
 
 MAX_ROUNDS = 2**62
-"""Rounds composed before the accountant refuses further discrete Gaussian rounds."""
+"""Rounds of supported events that fit :data:`MAX_TOTAL_SLACK` (the accountant refuses a
+composition whose total slack would exceed it, which takes more rounds than this)."""
 
 PER_ROUND_SLACK = MAX_TOTAL_SLACK / MAX_ROUNDS
 """The largest slack ``hi + lo`` (summed over coordinates) of one supported round."""

@@ -166,7 +166,6 @@ class PldAccountant(PrivacyAccountant):
         self._state: dict[Direction, pm.DiscretePld] = {}
         self._gaussian_precision: float | None = 0.0
         self._slack = pdg.Slack()
-        self._slack_rounds = 0
         self._cache: dict[tuple[DpEvent, Direction, pm.Side], pm.DiscretePld] = {}
         self._spectra: pm.SpectrumCache = {}
         self._lower: tuple[int, dict[Direction, pm.DiscretePld]] | None = None
@@ -271,16 +270,15 @@ class PldAccountant(PrivacyAccountant):
 
     def _compose(self, form: DpEvent, count: int) -> None:
         event, slack = _upper_surrogate(form)
-        slack = slack.times(count)
-        rounds = self._slack_rounds + (0 if slack.empty else count)
-        if rounds > pdg.MAX_ROUNDS:
+        total = self._slack.plus(slack.times(count))
+        if total.log_total > math.log(pdg.MAX_TOTAL_SLACK):
             raise UnsupportedEvent(
-                f"more than 2^62 discrete Gaussian rounds: their slack could exceed "
-                f"{pdg.MAX_TOTAL_SLACK:g}; the RdpAccountant bounds them"
+                f"composing {form!r} {count} times would take the discrete Gaussian slack "
+                f"above {pdg.MAX_TOTAL_SLACK:g} (over about 2^62 rounds); the RdpAccountant "
+                "bounds it"
             )
         self._compose_surrogate(event, count)
-        self._slack = self._slack.plus(slack)
-        self._slack_rounds = rounds
+        self._slack = total
 
     def _compose_surrogate(self, event: DpEvent, count: int) -> None:
         precision = _gaussian_only_precision(event)

@@ -450,3 +450,18 @@ def test_reports_say_why_a_small_share_has_no_tight_epsilon() -> None:
     report = _distributed_report(dp.DistributedDiscreteGaussian(3.0, 8, 64, 100.0, 10.0))
     assert report.epsilon_pld is None
     assert any("3.5 grid units of noise per share" in w for w in report.warnings)
+
+
+def test_a_ledger_never_carries_more_than_the_slack_budget() -> None:
+    event = dp.DistributedDiscreteGaussian(3.7, 100, 10**7, 100.0, 10.0)
+    _, slack = pdg.surrogate(event, "upper")
+    per_round = math.exp(slack.log_total)
+    assert per_round <= pdg.PER_ROUND_SLACK
+    acc = dp.PldAccountant(neighbouring="zero_out")
+    # One self-composed block that alone would exceed 1e-30 is refused, state unchanged.
+    big = dp.SelfComposed(event, 2**62)
+    with pytest.raises(dp.UnsupportedEvent):
+        acc.compose(big, 2**62)
+    assert acc.rounds == 0
+    acc.compose(event, 3)
+    assert acc.get_epsilon(1e-5) > 0.0
