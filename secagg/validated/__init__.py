@@ -13,8 +13,9 @@ are checked by PINE (Rothblum, Omri, Chen, Talwar 2023; draft-chen-cfrg-vdaf-pin
 default: the update travels as one field vector, with ``O(sqrt(d))`` proofs of an exact L2
 bound (norm equality, a bit-checked norm range and 128 wraparound tests); the bit-decomposed
 circuit (every coordinate range-checked) stays available as ``circuit="bits"``. Both add
-draft 08's multiple proofs (Field64 with 3 proofs by default). The parties
-(:class:`Client`, :class:`Leader`, :class:`Helper`) are pure state machines exchanging
+draft 08's multiple proofs (Field64 with 3 proofs by default). PINE's own published test
+vectors pass too (tests/vectors/pine01/, with its draft's TurboSHAKE128: ``draft_xof=True``).
+The parties (:class:`Client`, :class:`Leader`, :class:`Helper`) are pure state machines exchanging
 versioned messages; see docs/secagg/validated.md for the call sequence and the soundness
 error. Raw primitives (the FLP, gadgets, circuits, XOF, NTT) are in
 :mod:`secagg.validated.hazmat`.

@@ -26,13 +26,14 @@ vector and the proofs are ``O(sqrt(d))``:
 
 The main circuit (the draft's ``PineValid``) is ``bit + r * range + r^2 * wr_quad + r^3 *
 wr_count`` with three joint randomness elements. Both circuits run on the FLP of
-draft-irtf-cfrg-vdaf-07 (:mod:`secagg.validated._flp`) with XofShake128, so the PINE draft's
-test vectors (built on a later VDAF draft with TurboSHAKE128) do not apply; see
-docs/secagg/validated.md. Deviations from the reference, all stated: measurements are the
-integers of :mod:`secagg.encoding` (not floats), ``norm_bound`` is the *squared* bound ``B``
-(any integer; ``wr_check_bound`` uses ``ceil(sqrt(B))`` as the L2 bound), and the default
-number of wraparound tests is 128 (the draft's 100 gives ``2^-60`` against a client that
-grinds ``2^40`` XOF calls; 128 gives ``2^-88``).
+draft-irtf-cfrg-vdaf-07 (:mod:`secagg.validated._flp`); with ``draft_xof=True`` (the PINE
+draft's XofTurboShake128 and tags) the draft's published test vectors pass byte for byte
+(tests/vectors/pine01/), and deployed configurations keep XofShake128 (``hashlib``).
+Deviations from the reference's parameters, all stated: measurements are the integers of
+:mod:`secagg.encoding` (not floats), ``norm_bound`` is the *squared* bound ``B`` (any
+integer; ``wr_check_bound`` uses ``ceil(sqrt(B))`` as the L2 bound), and the default number of
+wraparound tests is 128 (the draft's 100 gives ``2^-60`` against a client that grinds ``2^40``
+XOF calls; 128 gives ``2^-88``).
 """
 
 from __future__ import annotations
