@@ -177,8 +177,8 @@ class BandedStrategy(Strategy):
         off-diagonal values (the diagonal is fixed at 1: the loss is scale-free), by L-BFGS-B
         with an analytic gradient, from the square-root factorisation. ``bands`` defaults to
         ``min(b, n)`` under multiple participation (the largest with exact sensitivity) and to
-        ``min(n, 256)`` for single participation. With ``cache_dir`` the result is cached on
-        disk by schema, bands and objective.
+        ``n`` (the optimal Toeplitz factorisation) for single participation. With ``cache_dir``
+        the result is cached on disk by schema, bands and objective.
 
         Raises:
             InvalidArgument: ``bands`` not in ``[1, n]``, ``bands > b`` under multiple
@@ -190,7 +190,7 @@ class BandedStrategy(Strategy):
             raise InvalidArgument(f"objective must be one of {REDUCTIONS}, got {objective!r}")
         n, k, b = schema.rounds, schema.effective_participations, schema.min_separation
         if bands is None:
-            bands = min(b, n) if k > 1 else min(n, 256)
+            bands = min(b, n) if k > 1 else n
         if (
             isinstance(bands, bool)
             or not isinstance(bands, (int, np.integer))
