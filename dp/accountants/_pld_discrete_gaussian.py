@@ -112,7 +112,11 @@ def log_eta_upper(v: FloatArray | float) -> FloatArray:
     at least). A relative ``1e-12`` covers the float sums. Exact for no ``v``; finite for
     every ``v > 0``.
     """
-    b = _TWO_PI_SQ * np.atleast_1d(np.asarray(v, dtype=np.float64))
+    # b is lowered by a relative 4e-15: it covers the float roundings of v (s^2 k/(k+1),
+    # sigma^2 from the event) and of the products, so the result bounds the exact value.
+    # The log space results are then exact to a few ulps of their magnitude; wherever a
+    # slack takes part in a float result it is above e^-745, where that is below 1e-13.
+    b = _TWO_PI_SQ * (1.0 - 4e-15) * np.atleast_1d(np.asarray(v, dtype=np.float64))
     m = np.arange(1, _THETA_TERMS + 1, dtype=np.float64)
     terms = -np.outer(b, m * m)
     big = float(_THETA_TERMS + 1)
@@ -159,7 +163,8 @@ def sum_log_ratio_bounds(s2: float, n: int) -> tuple[float, float]:
     eta_share_low = _eta_lower(s2)
     high = plus + math.log1p(eta_total_up) - n * math.log1p(eta_share_low)
     low = minus + math.log1p(eta_total_low) - n * math.log1p(eta_share_up)
-    return low - _FLOAT_MARGIN * abs(low), high + _FLOAT_MARGIN * abs(high)
+    error = 1e-12 * (abs(plus) + abs(minus) + 2.0 * n * math.log1p(eta_share_up) + 1e-300)
+    return low - _FLOAT_MARGIN * abs(low) - error, high + _FLOAT_MARGIN * abs(high) + error
 
 
 def rounding_ratio_bounds(variance: float, w: float) -> tuple[float, float]:
@@ -214,10 +219,14 @@ def coordinate_slack(s2: float, n: int, w: float) -> tuple[float, float]:
     minus = (
         float(np.sum(-np.log1p(-eta[:-1]))) + rest * -math.log1p(-float(eta[-1])) if n > 1 else 0.0
     )
-    hi = plus + math.log1p(eta_w) - n * math.log1p(_eta_lower(s2))
-    lo = minus - math.log1p(-eta_w) + n * math.log1p(math.exp(log_eta_s2))
-    hi = max(hi, 0.0) * (1.0 + _FLOAT_MARGIN)
-    lo = max(lo, 0.0) * (1.0 + _FLOAT_MARGIN)
+    subtracted = n * math.log1p(_eta_lower(s2))
+    added = n * math.log1p(math.exp(log_eta_s2))
+    hi = plus + math.log1p(eta_w) - subtracted
+    lo = minus - math.log1p(-eta_w) + added
+    # Float sums of up to 4,098 terms: an absolute margin for the cancellation in hi.
+    error = 1e-12 * (abs(plus) + abs(minus) + subtracted + added + eta_w)
+    hi = max(hi, 0.0) * (1.0 + _FLOAT_MARGIN) + error
+    lo = max(lo, 0.0) * (1.0 + _FLOAT_MARGIN) + error
     return _log(hi), _log(lo)
 
 
@@ -325,11 +334,13 @@ def lower_shift(event: DiscreteGaussian | DistributedDiscreteGaussian) -> tuple[
 
 
 def _round_down(x: float) -> float:
-    return math.nextafter(x * (1.0 - 4e-16), 0.0)
+    """Below ``x`` by a relative 1e-15: covers a few float roundings of the inputs."""
+    return math.nextafter(x * (1.0 - 1e-15), 0.0)
 
 
 def _round_up(x: float) -> float:
-    return math.nextafter(x * (1.0 + 4e-16), math.inf)
+    """Above ``x`` by a relative 1e-15."""
+    return math.nextafter(x * (1.0 + 1e-15), math.inf)
 
 
 @functools.lru_cache(maxsize=512)
