@@ -315,9 +315,14 @@ def _load_json(path: str) -> object:
 
 def _load_toml(path: str) -> object:
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        raise CliError("TOML needs Python 3.11+; give the settings as JSON") from None
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # the backport, installed with fedcrypt on Python 3.10
+            import tomli as tomllib
+    except ModuleNotFoundError:
+        raise CliError(
+            "TOML on Python 3.10 needs tomli: pip install tomli (or give the settings as JSON)"
+        ) from None
 
     from dp._bounded_json import check_depth
     from dp.errors import SerializationError
