@@ -13,6 +13,11 @@ Under distributed DP up to ``colluders`` clients may collude with the server and
 their own noise shares, so the shares are sized for, and each round is accounted with, the
 honest survivors only: ``survivors - colluders``.
 
+Under DP-FTRL (``FederatedConfig.ftrl``) the server adds the correlated noise of a matrix
+factorisation instead (:mod:`federated._ftrl`), and each completed round composes the growth
+of the prefix sensitivity under the participation schema, so the whole run is accounted as
+one Gaussian mechanism (:class:`dp.MatrixFactorizationGaussian`).
+
 Under validated aggregation, central DP trusts neither aggregator: each adds the whole
 discrete Gaussian noise to its share of the integer sum, and the round is accounted with
 one share's noise at the proven norm bound's sensitivity (:class:`AggregatorNoise`), which
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +49,9 @@ from federated.config import (
     Weighting,
 )
 from federated.errors import BudgetExhausted, InvalidArgument
+
+if TYPE_CHECKING:
+    from federated._ftrl import FtrlNoise
 
 __all__ = ["PrivacyTracker", "validated_encoding"]
 
@@ -74,6 +83,7 @@ class PrivacyTracker:
         self.accountant: dp.PrivacyAccountant | None = None
         self._central: GaussianMechanism | None = None
         self._distributed: DistributedConfig | None = None
+        self.ftrl: FtrlNoise | None = None
         self._aggregators: AggregatorNoise | None = None
         if not privacy.enabled:
             return
@@ -119,6 +129,13 @@ class PrivacyTracker:
                 n_min=self.n_min,
                 num_clients=selection.sample_size,
                 modulus_bits=config.masking.modulus_bits,
+            )
+        if config.ftrl is not None:  # checked by FederatedConfig: central DP, a schema
+            from federated._ftrl import FtrlNoise, schema_of  # imports dp.ftrl when used
+
+            self._central = None
+            self.ftrl = FtrlNoise(
+                config, schema_of(config), vector_length, config.clip_norm + self._rounding_slack()
             )
         self.accountant = self._choose_accountant(privacy.accountant)
 
@@ -191,8 +208,11 @@ class PrivacyTracker:
         """The accountant event of a completed round with ``survivors`` clients in the sum.
 
         Under distributed DP only ``survivors - colluders`` noise shares are unknown to
-        the server, so the event is that of the honest survivors.
+        the server, so the event is that of the honest survivors. Under DP-FTRL it is the
+        growth of the prefix sensitivity through the round last noised.
         """
+        if self.ftrl is not None:
+            return self.ftrl.event_through(self.ftrl.noised_round)
         if self._central is not None:
             return self._subsampled(self._central.event)
         if self._aggregators is not None:
@@ -208,7 +228,12 @@ class PrivacyTracker:
         raise InvalidArgument("this run adds no noise")
 
     def worst_case_event(self) -> dp.DpEvent:
-        """The event of the costliest possible completed round (fewest honest survivors)."""
+        """The event of the costliest possible completed round (fewest honest survivors).
+
+        Under DP-FTRL: the whole planned run, the costliest ledger it can produce.
+        """
+        if self.ftrl is not None:
+            return self.ftrl.run_event
         return self.round_event(self.n_min + self.colluders)
 
     # -- budget -------------------------------------------------------------------------------
@@ -221,6 +246,9 @@ class PrivacyTracker:
         if self.accountant is None:
             return None
         fresh = self._new_accountant(type(self.accountant))
+        if self.ftrl is not None:  # one Gaussian: the prefix through ``rounds``
+            fresh.compose(self.ftrl.event_through(min(rounds, self.config.rounds), since=0))
+            return self._epsilon_of(fresh)
         fresh.compose(self.worst_case_event(), rounds)
         return self._epsilon_of(fresh)
 
@@ -259,12 +287,19 @@ class PrivacyTracker:
                 "1 with an untrained model; add noise, sample fewer clients or raise the target"
             )
 
-    def next_round_fits(self) -> bool:
-        """Whether one more round (worst case) stays within the target epsilon."""
+    def next_round_fits(self, round_number: int | None = None) -> bool:
+        """Whether one more round (worst case) stays within the target epsilon.
+
+        Under DP-FTRL the next round is ``round_number`` (default: the last of the run).
+        """
         target = self.config.privacy.target_epsilon
         if self.accountant is None or target is None:
             return True
         trial = copy.deepcopy(self.accountant)
+        if self.ftrl is not None:
+            upto = self.config.rounds if round_number is None else round_number
+            trial.compose(self.ftrl.event_through(max(upto, self.ftrl.accounted_round + 1)))
+            return self._epsilon_of(trial) <= target
         trial.compose(self.worst_case_event())
         return self._epsilon_of(trial) <= target
 
@@ -281,6 +316,8 @@ class PrivacyTracker:
         if self.accountant is None:
             return None
         self.accountant.compose(self.round_event(survivors))
+        if self.ftrl is not None:
+            self.ftrl.accounted_round = self.ftrl.noised_round
         return self.epsilon()
 
     def add_central_noise(self, total: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -8,6 +8,10 @@ which only ever receives masked vectors or ciphertexts (except in the labelled
 ``plain_insecure`` baseline). Differential privacy follows McMahan et al. (2018, DP-FedAvg):
 per-client L2 clipping, Gaussian noise on the sum (central) or integer noise shares under
 masking (distributed, Kairouz et al. 2021), and an accountant composed after every round.
+With ``FederatedConfig.ftrl`` the server runs DP-FTRL instead (Kairouz et al. 2021;
+McMahan et al. 2024): no sampling, a :class:`~federated.config.ParticipationSelection`
+that enforces the participation schema, and the correlated noise of a matrix factorisation
+added to the securely aggregated sum.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from federated.config import (
     Aggregation,
     DPMode,
     FederatedConfig,
+    ParticipationSelection,
     PoissonSelection,
     Stage,
     UniformSelection,
@@ -50,7 +55,7 @@ from federated.config import (
 from federated.errors import InvalidArgument
 from federated.executors import Executor, ExecutorName, make_executor, map_allowing_losses
 from federated.history import History, RoundRecord, RoundStatus
-from federated.selection import expected_cohort_size, sample_clients
+from federated.selection import ParticipationTracker, expected_cohort_size, sample_clients
 from federated.server import AggregationServer, Observer
 from secagg.paillier.threshold import ThresholdKeys
 
@@ -238,6 +243,11 @@ def run(
         allow_insecure_plaintext=config.aggregation is Aggregation.PLAIN_INSECURE,
     )
     privacy = PrivacyTracker(config, population, vector_length)
+    participation = (
+        ParticipationTracker(selection, config.rounds, population)
+        if isinstance(selection, ParticipationSelection)
+        else None
+    )
     privacy.check_can_start()
     runner: Executor
     if isinstance(executor, Executor):
@@ -254,7 +264,7 @@ def run(
     stop_reason = "completed all rounds"
     try:
         for round_number in range(1, config.rounds + 1):
-            if not privacy.next_round_fits():
+            if not privacy.next_round_fits(round_number):
                 stop_reason = (
                     f"stopped before round {round_number}: it would exceed the target "
                     f"epsilon {config.privacy.target_epsilon}"
@@ -262,7 +272,11 @@ def run(
                 break
             timer = StageTimer()
             with timer.stage("select"):
-                cohort = sample_clients(selection, population)
+                cohort = (
+                    sample_clients(selection, population)
+                    if participation is None
+                    else participation.select(round_number)
+                )
                 dropouts = draw_dropouts(config.dropout, round_number, cohort)
             threshold = config.survivor_threshold(len(cohort))
             if len(cohort) < config.min_clients:
@@ -347,7 +361,11 @@ def run(
             # Validated aggregation's two aggregators noised their shares of the sum already.
             if config.privacy.mode is DPMode.CENTRAL and privacy.aggregator_noise is None:
                 with timer.stage("noise"):
-                    total = privacy.add_central_noise(total)
+                    total = (
+                        privacy.add_central_noise(total)
+                        if privacy.ftrl is None
+                        else privacy.ftrl.add_noise(total, round_number)
+                    )
             with timer.stage("update"):
                 parameters = parameters + config.server_learning_rate * _mean(
                     total, len(result.survivors), config, population

@@ -24,6 +24,10 @@ The package holds the model and one module per concern: ``_model`` (fields, warn
 JSON writing), ``_accounting`` (composition by counts), ``_render`` (Markdown, table,
 HTML), ``_plot`` (PNG) and ``_json`` (reading versions 1 to 3).
 
+:func:`compare_ftrl` (``_ftrl``) sets a DP-FTRL run's claim, which assumes only a
+participation schema, beside tree aggregation's and DP-FedAvg's (with Poisson sampling),
+as a table and an epsilon-against-rounds plot.
+
 A report may carry the run's empirical privacy audits (:class:`dp.audit.AuditResult`, the
 ``audits`` field): every rendering shows them next to the accounted epsilon, and a refuted
 claim is the first warning.
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 from dp.neighbouring import Neighbouring
 from dp.report._accounting import MAX_CURVE_POINTS, MAX_ROUNDS, PLD_EPSILON_LIMIT
+from dp.report._ftrl import ComparisonCurve, FtrlComparison, compare_ftrl
 from dp.report._model import (
     DEFAULT_RELEASED,
     MAX_AUDITS,
@@ -63,4 +68,7 @@ __all__ = [
     "CurvePoint",
     "PrivacyReport",
     "describe_event",
+    "ComparisonCurve",
+    "FtrlComparison",
+    "compare_ftrl",
 ]

@@ -130,7 +130,8 @@ def test_comparison_with_dp_fedavg() -> None:
         assert curve.rounds[-1] == n
         assert all(b >= a * (1 - 1e-9) for a, b in itertools.pairwise(curve.epsilon))
     text = comparison.to_markdown()
-    assert "Participation schema" in text and "Poisson sample" in text
+    assert "Participation schema" in text
+    assert "Poisson sample" in text
     assert comparison.to_dict()["curves"][0]["rho"][-1] == pytest.approx(s * s / (2 * z * z))
     with pytest.raises(dp.InvalidArgument):
         compare_ftrl(strategy, schema, z, delta=1e-6, neighbouring="add_remove")
