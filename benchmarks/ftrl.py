@@ -10,9 +10,9 @@ Choquette-Choo et al. 2023's and McMahan et al. 2024's tables):
 * banded Toeplitz, ``p = b`` bands (``p = n`` for single participation, the optimal Toeplitz
   factorisation), optimised here;
 * BLT with 3, 4 and 5 buffers, optimised here, with the ratio to the banded optimum;
-* with ``--jax-privacy-python PATH`` (a Python where ``jax-privacy`` is installed, not the
-  project's), jax-privacy's ``buffered_toeplitz.optimize`` BLTs for the same schemas,
-  evaluated with our formulas, and their optimisation time.
+* when ``jax-privacy`` is importable, or with ``--jax-privacy-python PATH`` (a Python where it
+  is installed, e.g. a scratch venv), jax-privacy's ``buffered_toeplitz.optimize`` BLTs for
+  the same schemas, evaluated with our formulas, and their optimisation time.
 
 Then the per-round cost of drawing the noise for ``d = 10^6`` (wall and CPU time, median of
 10 rounds) and the noise state of each stream. Figures on a shared machine vary with load;
@@ -24,6 +24,7 @@ Usage: python benchmarks/ftrl.py [--json] [--quick] [--rounds N] [--jax-privacy-
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import statistics
@@ -165,6 +166,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--jax-privacy-python", default=None)
     args = parser.parse_args()
+    if args.jax_privacy_python is None and importlib.util.find_spec("jax_privacy") is not None:
+        args.jax_privacy_python = sys.executable  # installed in the bench environment itself
     n = 256 if args.quick else args.rounds
     buffers = [4] if args.quick else [3, 4, 5]
     result = {
