@@ -39,6 +39,7 @@ from secagg.validated._pine import (
     pine_bounded_l2,
     wr_dot_products,
 )
+from secagg.validated._prio3 import HelperShare, LeaderShare
 from secagg.validated._seal import seal
 
 from .strategies import signed_updates
@@ -332,3 +333,25 @@ def test_shard_unchecked_under_the_bits_circuit_is_rejected_too() -> None:
     result = run_round([over, wide, at], config)
     assert [r.reason.name for r in result.rejected] == ["INVALID", "INVALID"]
     assert result.sum == [40, 20, 0, 0, 0, 0, 0, 0]
+
+
+def test_each_share_alone_is_independent_of_the_update() -> None:
+    # Same randomness, two updates: the helper's share (seeds and blinds) is identical, and
+    # the leader's gradient share differs by exactly the difference of the updates: it is
+    # the update minus an XOF pad the leader cannot compute (uniform, as the XOF's
+    # rejection sampling is; see test_shares.py).
+    vdaf = CONFIG.vdaf
+    nonce, rand = os.urandom(16), os.urandom(vdaf.RAND_SIZE)
+    a, b = [1, 2, 3, 4, 5, 6, 7, 8], [-8, 0, 0, 30, 0, 0, 0, 0]
+    _, shares_a = vdaf.shard(a, nonce, rand)
+    _, shares_b = vdaf.shard(b, nonce, rand)
+    assert vdaf.encode_input_share(shares_a[1]) == vdaf.encode_input_share(shares_b[1])
+    f = vdaf.field
+    lead_a, lead_b, helper = shares_a[0], shares_b[0], shares_a[1]
+    assert isinstance(lead_a, LeaderShare)
+    assert isinstance(lead_b, LeaderShare)
+    assert isinstance(helper, HelperShare)
+    diff = f.to_ints(f.sub(lead_a.meas[:8], lead_b.meas[:8]))
+    assert diff == [(x - y) % f.MODULUS for x, y in zip(a, b, strict=True)]
+    pad = f.sub(f.reduce_ints(a), lead_a.meas[:8])
+    assert f.to_ints(pad) == f.to_ints(vdaf.helper_meas_share(1, helper.meas_seed)[:8])
