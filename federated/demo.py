@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+import dp
 from federated._demo_data import (
     TRUE_BIAS,
     TRUE_WEIGHT,
@@ -207,7 +208,22 @@ def _print_linear(baseline: Outcome, secure: Outcome) -> float:
         f"private run: {secure.history.completed_rounds} rounds completed, {skipped} skipped "
         f"(simulated dropouts), epsilon spent {_epsilon_text(secure.epsilon)}"
     )
+    _print_tight(secure.history)
     return _print_correction(secure.history, EARLIER_LINEAR)
+
+
+def _print_tight(history: History) -> None:
+    """Say which accountant gave the epsilon: the tight PLD, with its lower bound and the RDP."""
+    accountant = history.privacy.accountant
+    if not isinstance(accountant, dp.PldAccountant) or not accountant.ledger:
+        return
+    lower = accountant.get_epsilon(DELTA, bound="lower")
+    rdp = dp.RdpAccountant(neighbouring=accountant.neighbouring).compose_ledger(accountant.ledger)
+    print(
+        f"  tight (PLD) accounting of the distributed discrete Gaussian: certified between "
+        f"{lower:.2f} and {accountant.get_epsilon(DELTA):.2f}; the RDP route says "
+        f"{rdp.get_epsilon(DELTA):.2f}"
+    )
 
 
 def _print_digits(outcomes: Sequence[Outcome], audited: Outcome) -> float:
