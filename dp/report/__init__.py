@@ -35,9 +35,10 @@ claim is the first warning.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from dp.neighbouring import Neighbouring
 from dp.report._accounting import MAX_CURVE_POINTS, MAX_ROUNDS, PLD_EPSILON_LIMIT
-from dp.report._ftrl import ComparisonCurve, FtrlComparison, compare_ftrl
 from dp.report._model import (
     DEFAULT_RELEASED,
     MAX_AUDITS,
@@ -51,6 +52,21 @@ from dp.report._model import (
     ThreatModel,
 )
 from dp.report._render import describe_event
+
+if TYPE_CHECKING:
+    from dp.report._ftrl import ComparisonCurve, FtrlComparison, compare_ftrl
+
+_LAZY = ("ComparisonCurve", "FtrlComparison", "compare_ftrl")
+
+
+def __getattr__(name: str) -> Any:
+    """The DP-FTRL comparison, imported on first use (it needs :mod:`dp.ftrl` and scipy)."""
+    if name in _LAZY:
+        from dp.report import _ftrl
+
+        return getattr(_ftrl, name)
+    raise AttributeError(f"module 'dp.report' has no attribute {name!r}")
+
 
 __all__ = [
     "REPORT_FORMAT_VERSION",
