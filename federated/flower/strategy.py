@@ -336,7 +336,9 @@ class SecureFedAvg(Strategy):
             InvalidArgument: delta above ``1 / nodes``, or more colluders than tolerated.
             BudgetExhausted: the first round alone would exceed the target epsilon.
         """
-        run = self._run if self._run is not None else self._begin(grid)
+        run = self._run
+        if run is None or (server_round == 1 and (run.outcomes or run.stop_reason)):
+            run = self._begin(grid)  # a new run in Flower's own loop, which never says so
         if run.stop_reason is not None:
             return []
         picked = sample_clients(UniformSelection(run.cohort_size), len(run.nodes))

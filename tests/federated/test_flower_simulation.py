@@ -234,7 +234,7 @@ def _plain_sum(nodes: Sequence[int]) -> np.ndarray:
     return np.sum([delta_of(n) for n in nodes], axis=0)
 
 
-def test_masked_aggregate_equals_plain_aggregate_with_dropouts(simulation: dict[str, Any]) -> None:
+def check_masked_aggregate_equals_plain_aggregate_with_dropouts(simulation: dict[str, Any]) -> None:
     result = simulation["masking"]
     assert [r.status.value for r in result.records] == ["completed", "completed"]
     first, second = result.outcomes
@@ -248,7 +248,7 @@ def test_masked_aggregate_equals_plain_aggregate_with_dropouts(simulation: dict[
         np.testing.assert_allclose(outcome.total, _plain_sum(outcome.survivors), atol=bound)
 
 
-def test_dropout_before_masking_does_not_abort_the_round(simulation: dict[str, Any]) -> None:
+def check_dropout_before_masking_does_not_abort_the_round(simulation: dict[str, Any]) -> None:
     first = simulation["masking"].outcomes[0]
     early = set(first.dropped["advertise_keys"]) | set(first.dropped["share_keys"])
     assert len(early) == 2
@@ -256,18 +256,18 @@ def test_dropout_before_masking_does_not_abort_the_round(simulation: dict[str, A
     assert not early & set(first.survivors)
 
 
-def test_model_moves_by_the_mean_update(simulation: dict[str, Any]) -> None:
+def check_model_moves_by_the_mean_update(simulation: dict[str, Any]) -> None:
     result = simulation["masking"]
     expected = sum(_plain_sum(o.survivors) / len(o.survivors) for o in result.outcomes)
     np.testing.assert_allclose(result.arrays["w"].numpy(), expected, atol=1e-5)
 
 
-def test_plain_baseline_matches(simulation: dict[str, Any]) -> None:
+def check_plain_baseline_matches(simulation: dict[str, Any]) -> None:
     outcome = simulation["plain"].outcomes[0]
     np.testing.assert_allclose(outcome.total, _plain_sum(outcome.survivors), atol=1e-12)
 
 
-def test_distributed_dp_round_is_accounted(simulation: dict[str, Any]) -> None:
+def check_distributed_dp_round_is_accounted(simulation: dict[str, Any]) -> None:
     result = simulation["dp"]
     (outcome,) = result.outcomes
     assert outcome.completed
@@ -293,7 +293,7 @@ def test_distributed_dp_round_is_accounted(simulation: dict[str, Any]) -> None:
     assert 0 < float(error.max()) < 7 * sigma
 
 
-def test_wrong_length_vector_is_refused_not_summed(simulation: dict[str, Any]) -> None:
+def check_wrong_length_vector_is_refused_not_summed(simulation: dict[str, Any]) -> None:
     outcome = simulation["tamper"]
     assert outcome.completed
     (cheater,) = outcome.dropped["masked_input"]
@@ -303,7 +303,7 @@ def test_wrong_length_vector_is_refused_not_summed(simulation: dict[str, Any]) -
     np.testing.assert_allclose(outcome.total, _plain_sum(outcome.survivors), atol=bound)
 
 
-def test_request_for_both_shares_makes_clients_abort(simulation: dict[str, Any]) -> None:
+def check_request_for_both_shares_makes_clients_abort(simulation: dict[str, Any]) -> None:
     attack = simulation["both_shares"]
     assert not attack["outcome"].completed
     assert attack["seed_shares"] == 0
@@ -311,14 +311,14 @@ def test_request_for_both_shares_makes_clients_abort(simulation: dict[str, Any])
     assert len(attack["unmask_failures"]) == N_NODES
 
 
-def test_split_views_never_yield_both_secrets(simulation: dict[str, Any]) -> None:
+def check_split_views_never_yield_both_secrets(simulation: dict[str, Any]) -> None:
     attack = simulation["split_view"]
     threshold = attack["threshold"]
     assert min(attack["seed_shares"], attack["key_shares"]) < threshold
     assert not attack["outcome"].completed
 
 
-def test_paillier_sum_decrypted_by_threshold_committee(simulation: dict[str, Any]) -> None:
+def check_paillier_sum_decrypted_by_threshold_committee(simulation: dict[str, Any]) -> None:
     result = simulation["paillier"]
     first, second = result.outcomes
     assert first.completed
@@ -328,3 +328,27 @@ def test_paillier_sum_decrypted_by_threshold_committee(simulation: dict[str, Any
     for outcome in result.outcomes:
         bound = len(outcome.survivors) * 2.0**-25
         np.testing.assert_allclose(outcome.total, _plain_sum(outcome.survivors), atol=bound)
+
+
+CHECKS = (
+    check_masked_aggregate_equals_plain_aggregate_with_dropouts,
+    check_dropout_before_masking_does_not_abort_the_round,
+    check_model_moves_by_the_mean_update,
+    check_plain_baseline_matches,
+    check_distributed_dp_round_is_accounted,
+    check_wrong_length_vector_is_refused_not_summed,
+    check_request_for_both_shares_makes_clients_abort,
+    check_split_views_never_yield_both_secrets,
+    check_paillier_sum_decrypted_by_threshold_committee,
+)
+
+
+def test_every_scenario_of_one_simulation(simulation: dict[str, Any]) -> None:
+    """One test for all checks, so that pytest-xdist starts the simulation once, not per worker."""
+    failures = []
+    for check in CHECKS:
+        try:
+            check(simulation)
+        except AssertionError as exc:
+            failures.append(f"{check.__name__}: {exc}")
+    assert not failures, "\n\n".join(failures)

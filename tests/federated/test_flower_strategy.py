@@ -224,6 +224,11 @@ def test_flowers_own_strategy_loop_runs_secure_fedavg() -> None:
     nodes = sorted(grid.contexts)
     np.testing.assert_allclose(result.arrays["w"].numpy(), 2 * plain_sum(nodes) / 4, atol=1e-5)
     assert set(result.evaluate_metrics_clientapp) == {1, 2}
+    # A second run of Flower's loop starts a new run (Flower does not say so: round 1 does).
+    again = Strategy.start(strategy, grid, initial(), num_rounds=1, timeout=60)
+    np.testing.assert_allclose(again.arrays["w"].numpy(), plain_sum(nodes) / 4, atol=1e-5)
+    assert strategy._run is not None
+    assert len(strategy._run.outcomes) == 1
 
 
 def test_deprecated_names_still_work_with_a_warning() -> None:
