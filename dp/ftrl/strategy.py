@@ -145,6 +145,7 @@ class Strategy(abc.ABC):
 
     def __init__(self, rounds: object) -> None:
         self._rounds = check_rounds(rounds)
+        self._bounds_cache: dict[ParticipationSchema, tuple[float, float]] = {}
 
     @property
     def rounds(self) -> int:
@@ -206,13 +207,20 @@ class Strategy(abc.ABC):
         Raises:
             InvalidArgument: ``schema`` is not a schema or covers more rounds than the strategy.
         """
-        _, upper = self.sensitivity_squared_bounds(schema)
+        _, upper = self._cached_bounds(schema)
         return math.sqrt(upper)
 
     def sensitivity_is_exact(self, schema: ParticipationSchema) -> bool:
         """Whether :meth:`sensitivity` is the exact maximum rather than an upper bound."""
-        lower, upper = self.sensitivity_squared_bounds(schema)
+        lower, upper = self._cached_bounds(schema)
         return upper <= lower * (1.0 + 1e-9)
+
+    def _cached_bounds(self, schema: ParticipationSchema) -> tuple[float, float]:
+        """:meth:`sensitivity_squared_bounds`, memoised per schema (strategies are immutable)."""
+        schema = self._check_schema(schema)
+        if schema not in self._bounds_cache:
+            self._bounds_cache[schema] = self.sensitivity_squared_bounds(schema)
+        return self._bounds_cache[schema]
 
     # --- utility ------------------------------------------------------------------------
 

@@ -191,7 +191,7 @@ class TreeAggregation(Strategy):
         are disjoint, so their squared counts sum to at most ``q m_h^2 + r^2``
         (``k = q m_h + r``). Lower bound: the best strided pattern. They agree when ``b`` is
         a power of two and the pattern fits; otherwise the (conservative) upper bound is
-        used, or the generic Gram bound when that is smaller.
+        used, or (``n <= 512``, where it sometimes helps) the generic Gram bound when smaller.
         """
         schema = self._check_schema(schema)
         k, b = schema.effective_participations, schema.min_separation
@@ -204,7 +204,7 @@ class TreeAggregation(Strategy):
             upper += full * cap * cap + rest * rest
         starts = range(min(b, schema.rounds, 64))
         lower = max(self._pattern_value(strided_pattern(schema.rounds, k, b, s)) for s in starts)
-        if k > 1 and upper > lower * (1 + 1e-9) and self.rounds <= 4096:
+        if k > 1 and upper > lower * (1 + 1e-9) and self.rounds <= 512:
             gram = self._gram()[: schema.rounds, : schema.rounds]
             upper = min(upper, generic_upper_bound(gram, k, b))
             _, pattern = best_pattern_sum(np.diagonal(gram).copy(), k, b)
