@@ -45,7 +45,7 @@ MAX_COUNT = 2**53
 """Largest step count, population or cohort size accepted (exact in a float)."""
 
 _RELATIONS = ("add_remove", "zero_out", "replace_one")
-_SCHEMES = ("poisson", "fixed_size", "shuffled", "full_batch")
+_SCHEMES = ("poisson", "fixed_size", "shuffled", "full_batch", "participation_schema")
 _UNITS = ("example", "client")
 _THREATS = ("trusted_server", "distributed")
 _MECHANISM_KEYS = ("sampling_rate", "noise_multiplier", "steps", "sample_size")
@@ -440,6 +440,11 @@ def _mechanism_ledger(settings: dict[str, Any]) -> list[tuple[Any, int]]:
         if rate is not None and rate < 1:
             raise CliError(f"--sampling full_batch contradicts --sampling-rate {rate}")
         event = gaussian
+    elif sampling == "participation_schema":
+        raise CliError(
+            "--sampling participation_schema describes a DP-FTRL run: give its saved ledger "
+            "(--ledger), whose entries carry the strategy's sensitivity under the schema"
+        )
     else:
         raise CliError(
             "no accountant bounds shuffled selection: give --sampling poisson or fixed_size, "
@@ -463,6 +468,8 @@ def _ledger_sampling(ledger: Sequence[tuple[Any, int]]) -> str:
     seen: set[type] = set()
     for event, _ in ledger:
         seen |= kinds(event)
+    if dp.MatrixFactorizationGaussian in seen:
+        return "participation_schema"
     if dp.SampledWithoutReplacement in seen:
         return "fixed_size"
     if dp.PoissonSampled in seen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +136,28 @@ def test_comparison_with_dp_fedavg() -> None:
     assert comparison.to_dict()["curves"][0]["rho"][-1] == pytest.approx(s * s / (2 * z * z))
     with pytest.raises(dp.InvalidArgument):
         compare_ftrl(strategy, schema, z, delta=1e-6, neighbouring="add_remove")
+
+
+def test_cli_reports_a_saved_dp_ftrl_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from dp.__main__ import main
+
+    n, z = 10, 2.0
+    schema = ParticipationSchema(n, 2, 5)
+    strategy = TreeAggregation(n)
+    events = round_events(strategy, schema, z)
+    path = tmp_path / "ledger.json"
+    path.write_text(json.dumps(dp.ledger_to_dict([(e, 1) for e in events], "zero_out")))
+    assert main(["report", "--ledger", str(path), "--delta", "1e-6", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sampling"] == "participation_schema"
+    assert report["neighbouring"] == "zero_out"
+    s = strategy.sensitivity(schema)
+    assert report["epsilon_pld"] == pytest.approx(gaussian_epsilon(z / s, 1e-6), rel=1e-6)
+    assert any("participation schema" in w for w in report["warnings"])
+    flags = ["report", "--noise-multiplier", "2", "--steps", "3", "--delta", "1e-6"]
+    assert main([*flags, "--sampling", "participation_schema"]) == 2
+    assert "saved ledger" in capsys.readouterr().err
