@@ -10,7 +10,7 @@ Gram matrix ``X = C^T C``):
 
 Taking every ``g_i`` equal gives ``1^T X_pi 1`` for any pattern, a lower bound; bounding each
 inner product by one gives ``sum |X_ij|``, an upper bound, equal to the lower bound when
-``X >= 0`` entrywise (their Theorem 2). This module holds the pattern search shared by the
+``X >= 0`` entrywise (their section 3). This module holds the pattern search shared by the
 strategies: an exact dynamic programme for the max of a separable weight, and a generic
 conservative bound for any ``C``.
 """

@@ -101,9 +101,10 @@ def toeplitz_sensitivity_bounds(
 
     Exact when the coefficients are non-negative and non-increasing: the maximising pattern
     is then ``0, b, ..., (k - 1) b`` with one vector throughout (Kalinin and Lampert 2024,
-    "Banded square root matrix factorization for differentially private model training",
-    Theorem 2 / McMahan, Xu and Zhang 2024, "A hassle-free algorithm for private learning
-    in practice", their Lemma on min-separation sensitivity of BLTs). Otherwise the strided
+    "Banded square root matrix factorization for differentially private model training";
+    McMahan, Xu and Zhang 2024, "A hassle-free algorithm for private learning in practice",
+    use it for BLTs under min-separation; the tests check it against brute force over all
+    patterns). Otherwise the strided
     value is a lower bound and the generic Gram bound (``n <= 4096``) or the triangle
     inequality ``(k |c|)^2`` an upper one.
     """

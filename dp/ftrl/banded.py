@@ -4,7 +4,7 @@ Choquette-Choo, Ganesh, McKenna, McMahan, Rush, Thakurta and Xu 2023, "(Amplifie
 matrix factorization: a unified approach to private training": when the encoder ``C`` is
 lower-triangular with ``p <= b`` non-zero diagonals (``b`` the minimum separation), the
 columns a client can touch have disjoint supports, so the sensitivity is the largest sum of
-squared column norms over participation patterns (their Theorem 2), computed exactly here.
+squared column norms over participation patterns, computed exactly here.
 The per-round noise ``w = C^{-1} z`` obeys the recursion
 ``w_t = (z_t - sum_{m=1}^{p-1} c_m w_(t-m)) / c_0``, so the stream keeps the last ``p - 1``
 noise vectors.
@@ -132,7 +132,7 @@ class BandedStrategy(Strategy):
 
         Column ``i`` has squared norm ``sum_{m < min(p, n - i)} c_m^2``; with ``p <= b`` the
         columns of a pattern are orthogonal and the largest sum over patterns is a dynamic
-        programme (Choquette-Choo et al. 2023, Theorem 2). Otherwise the Toeplitz bounds of
+        programme (Choquette-Choo et al. 2023). Otherwise the Toeplitz bounds of
         :func:`~dp.ftrl._toeplitz.toeplitz_sensitivity_bounds` apply.
         """
         schema = self._check_schema(schema)

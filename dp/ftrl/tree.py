@@ -5,9 +5,10 @@ learning without sampling or shuffling", section 3 and appendix: the binary-tree
 (Dwork, Naor, Pitassi and Rothblum 2010; Chan, Shi and Song 2011) releases, for every
 dyadic interval ``[j 2^h, (j + 1) 2^h)`` completed by round ``t``, its sum plus fresh
 ``N(0, sigma^2)`` noise. Honaker's estimator (Honaker 2015, "Efficient use of differentially
-private binary trees"), in the online form Kairouz et al. use, re-estimates each completed
-node as the inverse-variance combination of its own noisy value and the sum of its
-children's estimates, so a node at height ``h`` has noise variance
+private binary trees"), in its online form (a prefix sum uses only the nodes completed by
+then, as streaming requires), re-estimates each completed node as the inverse-variance
+combination of its own noisy value and the sum of its children's estimates, so a node at
+height ``h`` has noise variance
 
     v_h = sigma^2 2^h / (2^(h+1) - 1)        (v_0 = sigma^2, 1/v_h = 1/sigma^2 + 1/(2 v_(h-1))),
 

@@ -56,3 +56,18 @@ def test_blt_single_participation_near_the_toeplitz_optimum() -> None:
     toeplitz = BandedStrategy.optimise(schema)  # n bands: the optimal Toeplitz factorisation
     blt = BLTStrategy.optimise(schema, buffers=4)
     assert rmse(toeplitz, schema) <= rmse(blt, schema) <= 1.001 * rmse(toeplitz, schema)
+
+
+def test_max_objective_lowers_the_worst_round() -> None:
+    schema = ParticipationSchema(96, 2, 48)
+    for make in (
+        lambda objective: BLTStrategy.optimise(schema, buffers=2, objective=objective),
+        lambda objective: BandedStrategy.optimise(schema, bands=16, objective=objective),
+    ):
+        for_mean, for_max = make("mean"), make("max")
+        assert for_max.expected_error(schema=schema, reduction="max") <= for_mean.expected_error(
+            schema=schema, reduction="max"
+        ) * (1 + 1e-9)
+        assert for_mean.expected_error(schema=schema) <= for_max.expected_error(schema=schema) * (
+            1 + 1e-9
+        )
