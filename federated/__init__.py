@@ -36,6 +36,9 @@ from federated.errors import (
     FederatedError,
     InsufficientClients,
     InvalidArgument,
+    InvalidUpdate,
+    MissingExtra,
+    RunInterrupted,
     ServerViewViolation,
 )
 from federated.executors import (
@@ -57,6 +60,9 @@ __all__ = [
     # errors
     "FederatedError",
     "InvalidArgument",
+    "InvalidUpdate",
+    "MissingExtra",
+    "RunInterrupted",
     "InsufficientClients",
     "BudgetExhausted",
     "ServerViewViolation",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from federated import _demo_extra  # noqa: F401  (checks the extra before torch)
 from federated.torch import TorchClient, TorchEvaluator
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from federated.errors import FederatedError
+from federated.errors import MissingExtra
 
 __all__ = ["RayNotInstalled", "Runtime", "import_ray", "start_runtime", "worker_failures"]
 
@@ -26,7 +26,7 @@ _FAILURE_NAMES = (
 )
 
 
-class RayNotInstalled(FederatedError, ImportError):
+class RayNotInstalled(MissingExtra):
     """The Ray executor was requested but Ray is not installed (``pip install fedcrypt[ray]``)."""
 
 
@@ -35,7 +35,7 @@ def import_ray() -> ModuleType:
     try:
         return importlib.import_module("ray")
     except ImportError as error:
-        raise RayNotInstalled("the Ray executor needs Ray: pip install 'fedcrypt[ray]'") from error
+        raise RayNotInstalled("the Ray executor", "ray", "ray") from error
 
 
 def worker_failures(ray: ModuleType) -> tuple[type[BaseException], ...]:

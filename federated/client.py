@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from federated.errors import InvalidArgument
+from federated.errors import InvalidArgument, InvalidUpdate
 
 __all__ = ["ClientUpdate", "FederatedClient", "check_update", "check_example_count"]
 
@@ -48,7 +48,13 @@ class FederatedClient(Protocol):
         ...
 
 
-def check_update(update: ClientUpdate, dimension: int) -> NDArray[np.float64]:
+def check_update(
+    update: ClientUpdate,
+    dimension: int,
+    *,
+    client: int | None = None,
+    round_number: int | None = None,
+) -> NDArray[np.float64]:
     """Validate a client's update and return its delta as a float64 vector.
 
     Every backend calls this on the client's side before clipping, so a bad update is
@@ -56,26 +62,40 @@ def check_update(update: ClientUpdate, dimension: int) -> NDArray[np.float64]:
     weights the update under ``Weighting.EXAMPLES`` and would otherwise turn the model into
     NaN (plain) or fail deep inside an encoding (masking, Paillier).
 
+    ``client`` and ``round_number`` (when the caller knows them) go into the error, so a
+    NaN in a long run says whose update and when.
+
     Raises:
-        InvalidArgument: on something other than a :class:`ClientUpdate`, a delta that is
-            not a real vector of the right shape (bool, complex, object or text included)
-            or has a non-finite value, or an example count that is not a non-negative
-            integer (a bool, float, NaN, inf or non-number included).
+        InvalidUpdate: (an :class:`InvalidArgument`) on something other than a
+            :class:`ClientUpdate`, a delta that is not a real vector of the right shape
+            (bool, complex, object or text included) or has a non-finite value, or an
+            example count that is not a non-negative integer (a bool, float, NaN, inf or
+            non-number included).
     """
+
+    def refuse(message: str) -> InvalidUpdate:
+        return InvalidUpdate(message, client=client, round_number=round_number)
+
     if not isinstance(update, ClientUpdate):
-        raise InvalidArgument(f"fit must return a ClientUpdate, got {type(update).__name__}")
+        raise refuse(f"fit must return a ClientUpdate, got {type(update).__name__}")
+    if type(update.delta).__module__.split(".")[0] == "torch":
+        raise refuse("update.delta is a torch tensor: pass delta.detach().cpu().numpy()")
     try:
         raw = np.asarray(update.delta)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidArgument(f"update.delta is not a numeric vector: {exc}") from exc
+        raise refuse(f"update.delta is not a numeric vector: {exc}") from exc
     if raw.dtype.kind not in "iuf":
-        raise InvalidArgument(f"update.delta must be real numbers, got dtype {raw.dtype}")
+        raise refuse(f"update.delta must be real numbers, got dtype {raw.dtype}")
     delta = raw.astype(np.float64, copy=False)
     if delta.shape != (dimension,):
-        raise InvalidArgument(f"update has shape {delta.shape}, expected ({dimension},)")
+        raise refuse(f"update has shape {delta.shape}, expected ({dimension},)")
     if not np.all(np.isfinite(delta)):
-        raise InvalidArgument("update contains NaN or Inf")
-    check_example_count(update.num_examples)
+        bad = int(np.flatnonzero(~np.isfinite(delta))[0])
+        raise refuse(f"update contains NaN or Inf (first at coordinate {bad})")
+    try:
+        check_example_count(update.num_examples)
+    except InvalidArgument as exc:
+        raise refuse(str(exc)) from exc
     return delta
 
 

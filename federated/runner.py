@@ -16,7 +16,6 @@ added to the securely aggregated sum.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from federated._masked import MaskingAggregator
 from federated._paillier import PaillierAggregator
 from federated._plain import PlainInsecureAggregator
 from federated._privacy import PrivacyTracker, validated_encoding
+from federated._run_events import RoundCallback, RunEvents
 from federated._validated import ValidatedAggregator
 from federated.adversary import (
     AdversaryRecord,
@@ -52,7 +52,7 @@ from federated.config import (
     UniformSelection,
     Weighting,
 )
-from federated.errors import InvalidArgument
+from federated.errors import InvalidArgument, RunInterrupted
 from federated.executors import Executor, ExecutorName, make_executor, map_allowing_losses
 from federated.history import History, RoundRecord, RoundStatus
 from federated.selection import ParticipationTracker, expected_cohort_size, sample_clients
@@ -78,6 +78,7 @@ def _fit_and_encode(
         int,
         IntegerCodec,
         MaliciousStep | None,
+        tuple[int, int],
     ],
 ) -> NDArray[np.unsignedinteger[Any]]:
     """Executor task: one client's training, clipping and encoding, all on its side.
@@ -86,12 +87,13 @@ def _fit_and_encode(
     update for a ring of at most 32 bits, and no second trip out to encode. A malicious
     client (``MaliciousStep``) skips clipping and encodes its poisoned update unchecked.
     """
-    client, parameters, config, dimension, codec, malicious = job
+    client, parameters, config, dimension, codec, malicious, (client_id, round_number) = job
     update = client.fit(parameters)
     if malicious is None:
-        words = codec.encode(_contribution(update, config, dimension))
+        words = codec.encode(_contribution(update, config, dimension, client_id, round_number))
     else:
-        poisoned = malicious.contribution(check_update(update, dimension), parameters)
+        checked = check_update(update, dimension, client=client_id, round_number=round_number)
+        poisoned = malicious.contribution(checked, parameters)
         words = encode_unchecked(codec, poisoned, malicious.attackers)
     if codec.modulus_bits <= 32:
         return words.astype(np.uint32)
@@ -99,14 +101,19 @@ def _fit_and_encode(
 
 
 def _contribution(
-    update: ClientUpdate, config: FederatedConfig, dimension: int
+    update: ClientUpdate,
+    config: FederatedConfig,
+    dimension: int,
+    client: int | None = None,
+    round_number: int | None = None,
 ) -> NDArray[np.float64]:
     """Clip a client's update and, when weighting by examples, weight it (client side).
 
     The clipped vector may be the client's own delta (when already inside the ball): it is
     only read, within this round.
     """
-    clipped = clip_l2_unchecked(check_update(update, dimension), config.clip_norm)
+    delta = check_update(update, dimension, client=client, round_number=round_number)
+    clipped = clip_l2_unchecked(delta, config.clip_norm)
     if config.weighting is Weighting.UNIFORM:
         return clipped
     count = check_example_count(update.num_examples)
@@ -146,16 +153,6 @@ def _make_aggregator(
     raise InvalidArgument(f"aggregation {config.aggregation.value!r} is not available")
 
 
-def _progress(rounds: int, enabled: bool | None) -> tuple[Callable[[], None], Callable[[], None]]:
-    show = sys.stderr.isatty() if enabled is None else enabled
-    if not show:
-        return (lambda: None), (lambda: None)
-    from tqdm import tqdm  # loaded only when a bar is shown
-
-    bar = tqdm(total=rounds, desc="federated rounds", unit="round", leave=False)
-    return (lambda: bar.update(1)), bar.close
-
-
 def run(
     config: FederatedConfig,
     clients: Sequence[FederatedClient],
@@ -165,6 +162,7 @@ def run(
     executor: Executor | ExecutorName | None = None,
     executor_options: Mapping[str, Any] | None = None,
     progress: bool | None = None,
+    callbacks: Sequence[RoundCallback] | None = None,
     observer: Observer | None = None,
     paillier_keys: ThresholdKeys | None = None,
     audit: AuditConfig | None = None,
@@ -182,7 +180,12 @@ def run(
             ``"ray"``, built with ``executor_options`` and closed when the run ends.
         executor_options: constructor options for a named executor, e.g.
             ``{"address": "auto"}`` to join a running Ray cluster.
-        progress: show a progress bar; ``None`` shows one only on a terminal.
+        progress: show a ``tqdm.auto`` progress bar with the epsilon and the loss; ``None``
+            shows one on a terminal or in a notebook, not under CI (``CI`` set) or with
+            ``FEDCRYPT_PROGRESS=0``. Round events are also logged on the
+            ``fedcrypt.federated.runner`` logger (standard :mod:`logging`).
+        callbacks: called in order with each round's :class:`~federated.RoundRecord` as
+            soon as the round ends (e.g. to save a checkpoint or stop a notebook plot).
         observer: called with every object the server receives (audits, tests).
         paillier_keys: the key-holder committee's threshold key for the ``paillier``
             backend (from :func:`secagg.paillier.threshold.deal_threshold_keys`); dealt
@@ -199,6 +202,10 @@ def run(
     Raises:
         InvalidArgument: on an inconsistent configuration or population.
         BudgetExhausted: with the ``REFUSE`` policy, if the planned rounds exceed the target.
+        InvalidUpdate: a client returned a NaN, Inf or misshapen update (names the client
+            and the round).
+        RunInterrupted: Ctrl-C; a ``KeyboardInterrupt`` whose ``history`` holds the rounds
+            done so far, the parameters of the last accounted round and the ledger.
     """
     try:
         raw = np.asarray(initial_parameters)
@@ -258,9 +265,10 @@ def run(
         runner = make_executor(executor or "serial", **(executor_options or {}))
         owns_executor = True
     aggregator = _make_aggregator(config, server, privacy, vector_length, paillier_keys)
-    tick, close_bar = _progress(config.rounds, progress)
-
     records: list[RoundRecord] = []
+    events = RunEvents(config, records, progress=progress, callbacks=callbacks)
+    tick, close_bar = events.round_done, events.close
+    accounted = parameters  # the last parameters the accountant covers (see RunInterrupted)
     stop_reason = "completed all rounds"
     try:
         for round_number in range(1, config.rounds + 1):
@@ -317,16 +325,29 @@ def run(
                     )
                 with timer.stage("clip"):
                     contributions = {
-                        senders[i]: _contribution(u, config, dimension)
+                        senders[i]: _contribution(u, config, dimension, senders[i], round_number)
                         if senders[i] not in steps
-                        else steps[senders[i]].contribution(check_update(u, dimension), parameters)
+                        else steps[senders[i]].contribution(
+                            check_update(
+                                u, dimension, client=senders[i], round_number=round_number
+                            ),
+                            parameters,
+                        )
                         for i, u in updates.items()
                     }
                 encoded = None
             else:
                 with timer.stage("train"):  # training, clipping and encoding, per client
                     jobs = [
-                        (clients[c], parameters, config, dimension, codec, steps.get(c))
+                        (
+                            clients[c],
+                            parameters,
+                            config,
+                            dimension,
+                            codec,
+                            steps.get(c),
+                            (c, round_number),
+                        )
                         for c in senders
                     ]
                     words, lost = map_allowing_losses(runner, _fit_and_encode, jobs)
@@ -372,6 +393,7 @@ def run(
                 )
             with timer.stage("account"):
                 epsilon = privacy.record_round(len(result.survivors))
+            accounted = parameters
             metrics: Mapping[str, float] = {}
             if evaluate is not None:
                 with timer.stage("evaluate"):
@@ -395,6 +417,18 @@ def run(
                 )
             )
             tick()
+    except KeyboardInterrupt as interrupt:
+        done = f"interrupted (Ctrl-C) after {len(records)} of {config.rounds} rounds"
+        partial = History(
+            records=tuple(records),
+            parameters=accounted,
+            stop_reason=done,
+            config=config,
+            privacy=privacy,
+            audit=None,
+            adversary=adversary,
+        )
+        raise RunInterrupted(partial) from interrupt
     finally:
         close_bar()
         if owns_executor:

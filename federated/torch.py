@@ -12,11 +12,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
 from federated.client import ClientUpdate
-from federated.errors import InvalidArgument
+from federated.errors import InvalidArgument, MissingExtra
+
+try:
+    import torch
+except ImportError as _error:  # the 'torch' extra
+    raise MissingExtra("federated.torch", "torch", "torch") from _error
 
 __all__ = [
     "flatten_parameters",
