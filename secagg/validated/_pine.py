@@ -1,7 +1,7 @@
 """PINE: an exact L2-norm check without bit-decomposing the entries (draft-chen-cfrg-vdaf-pine).
 
 Rothblum, Omri, Chen and Talwar, "PINE: Efficient Norm-Bound Verification for Secret-Shared
-Vectors" (2023, ia.cr/2023/1466, "ROCT23" below), as specified by draft-chen-cfrg-vdaf-pine
+Vectors" (2023, arXiv:2311.10237, "ROCT23" below), as specified by draft-chen-cfrg-vdaf-pine
 (sections 3-5) and its reference implementation (``poc/flp_pine.py`` and ``poc/vdaf_pine.py``
 of github.com/junyechen1996/draft-chen-cfrg-vdaf-pine, draft version 01), which the draft's
 text defers to where it still reads "TODO". The encoded measurement is the gradient itself
@@ -458,7 +458,10 @@ class PineValid(_PineBase):
         return Fraction(self.bit_checked_len + self.num_wr_checks + 1, self.field.MODULUS)
 
     def wraparound_error(self) -> Fraction:
-        """ROCT23 Lemma 3.3: a wrapped gradient passes each test with probability <= 1/2.
+        """A wrapped gradient passes each test with probability <= 1/2 (PINE draft section 3).
+
+        The draft's overview states this bound for ROCT23's test, under the field-size
+        conditions of ROCT23 Lemma 3.3 that the constructor checks.
 
         Passing at least ``num_wr_successes`` of ``num_wr_checks`` independent tests is a
         binomial tail, ``2^-num_wr_checks`` when every test must pass; it is over the

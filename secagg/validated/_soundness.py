@@ -23,8 +23,8 @@ fooled although ``v != sum x_i^2 mod p`` (``f_ne^m`` for ``m`` proofs: no joint 
 grindable), or (ii) some check of the main circuit fails but passes (the bound above), or (iii)
 every check holds, so ``sum x_i^2 = v (mod p)`` with ``v <= B`` while ``sum x_i^2 > B`` over the
 integers, i.e. the norm wrapped around ``p``, and every wraparound test still passed: at most
-``2^-num_wr_checks`` per wraparound seed (ROCT23 Lemma 3.3), and the seed is Fiat-Shamir, so
-``Q`` times that. The union bound adds the three.
+``2^-num_wr_checks`` per wraparound seed (PINE draft section 3, after ROCT23), and the seed
+is Fiat-Shamir, so ``Q`` times that. The union bound adds the three.
 """
 
 from __future__ import annotations
