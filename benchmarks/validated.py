@@ -18,8 +18,8 @@ For d coordinates of ``bits``-bit signed integers and a squared-norm bound ``B =
 Every time is given as wall-clock seconds and as CPU seconds of this process
 (``time.process_time``: all threads), with the BLAS thread count fixed by ``--threads``
 (default 1; the only multithreaded step is PINE's float32 matrix product of the wraparound
-tests). ``--round-clients 100`` also runs a whole round of that many clients at the first
-size and compares it with a SecAgg+ masking round of the same workload
+tests). A whole round of 100 clients (``--round-clients``; none with ``--quick``) at
+``min(max(sizes), 10^5)`` is compared with a SecAgg+ masking round of the same workload
 (``benchmarks/masking.py``'s ``bench_round``: complete graph would be n^2, so k = 2 ceil(log2
 n) neighbours, no dropouts, 32-bit ring).
 
@@ -172,7 +172,7 @@ def masking_round(n: int, d: int) -> dict[str, Any]:
         raise RuntimeError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    k = 2 * math.ceil(math.log2(n))
+    k = min(2 * math.ceil(math.log2(n)), n - 1 - (n - 1) % 2)  # even, below n
     row: dict[str, Any] = module.bench_round(n, d, k, 0.0)
     row["neighbours"] = k
     return row
@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--fields", default="Field64,Field128", help="Field64 (3 proofs) and/or Field128 (1)"
     )
-    parser.add_argument("--round-clients", type=int, default=0, help="whole round of n")
+    parser.add_argument(
+        "--round-clients", type=int, default=None, help="whole round of n (default 100; 0: none)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
     args = parser.parse_args(argv)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -208,8 +210,11 @@ def main(argv: list[str] | None = None) -> None:
         and not (f == "Field128" and d > 10**5)
     ]
     rounds: list[dict[str, Any]] = []
-    if args.round_clients:
-        n, d = args.round_clients, sizes[-1] if sizes[-1] <= 10**5 else 10**5
+    n_round = args.round_clients
+    if n_round is None:
+        n_round = 0 if args.quick else 100
+    if n_round:
+        n, d = n_round, min(max(sizes), 10**5)
         rounds.append(measure_round(n, d, args.bits, fields[0], circuits[0]))
         rounds.append(masking_round(n, d))
     meta = {
