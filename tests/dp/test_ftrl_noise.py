@@ -124,3 +124,13 @@ def test_noise_std_for_schema_scales_with_sensitivity() -> None:
     assert strategy.sensitivity(schema) > BLTStrategy(16, [0.9, 0.5], [0.2, 0.3]).sensitivity(
         ParticipationSchema(16)
     )
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 100])
+def test_tree_frontier_never_exceeds_its_declared_state(n: int) -> None:
+    stream = TreeAggregation(n).noise_stream(2, 1.0)
+    for _ in range(n):
+        stream.next()
+        assert len(stream._frontier.stack) * 2 <= stream.state_floats
+    # The frontier holds one node per set bit of t + 1.
+    assert stream._frontier.peak == max(bin(t).count("1") for t in range(1, n + 1))
