@@ -21,8 +21,10 @@ from federated.config import (
     DPMode,
     DropoutSimulation,
     FederatedConfig,
+    FtrlSettings,
     MaskingSettings,
     PaillierSettings,
+    ParticipationSelection,
     PoissonSelection,
     PrivacyConfig,
     Selection,
@@ -51,7 +53,7 @@ from federated.executors import (
 from federated.history import History, RoundRecord, RoundStatus
 from federated.ray_executor import RayExecutor, RayNotInstalled, WorkerLost
 from federated.runner import Evaluator, run
-from federated.selection import expected_cohort_size, sample_clients
+from federated.selection import ParticipationTracker, expected_cohort_size, sample_clients
 from federated.server import AggregationServer, InsecurePlaintextUpdate, Observer
 
 __version__ = "0.1.0"
@@ -77,6 +79,8 @@ __all__ = [
     "Selection",
     "UniformSelection",
     "PoissonSelection",
+    "ParticipationSelection",
+    "FtrlSettings",
     "PrivacyConfig",
     "MaskingSettings",
     "PaillierSettings",
@@ -99,6 +103,7 @@ __all__ = [
     "make_executor",
     "sample_clients",
     "expected_cohort_size",
+    "ParticipationTracker",
     # the run
     "run",
     "Evaluator",
