@@ -31,8 +31,8 @@ global parameters ``theta``:
 
 * ``SCALE``: ``factor * delta`` (default factor 10): boosting, as in Bhagoji et al. 2019
   ("Analyzing federated learning through an adversarial lens", explicit boosting).
-* ``FLIP``: ``-factor * delta`` (default 1): the sign-flipping attack (Blanchard et al.
-  2017; Li et al. 2019, RSA).
+* ``FLIP``: ``-factor * delta`` (default 1): the sign-flipping attack (Li, Xu, Chen,
+  Giannakis, Ling 2019, "RSA: Byzantine-robust stochastic aggregation methods").
 * ``REPLACE``: model replacement (Bagdasaryan, Veit, Hua, Estrin, Shmatikov 2020, "How to
   backdoor federated learning", section 4.2): ``gamma * (X - theta)`` where ``X`` is the
   model the attacker wants (``target``; without one, the client's own trained model
