@@ -9,7 +9,6 @@ parses to something that re-serialises to exactly what was parsed, or raises
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from hypothesis import given, settings
@@ -31,18 +30,15 @@ MUTANT_VALUES = st.one_of(
 
 
 def _parse_event(data: object) -> None:
-    start = time.process_time()
     try:
         event = dp.event_from_dict(data)
     except dp.SerializationError:
         pass
     else:
         assert dp.event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
-    assert time.process_time() - start < 2.0
 
 
 def _parse_ledger(data: object) -> None:
-    start = time.process_time()
     try:
         entries = dp.ledger_from_dict(data)
         relation = dp.ledger_neighbouring(data)
@@ -51,7 +47,6 @@ def _parse_ledger(data: object) -> None:
     else:
         again = dp.ledger_to_dict(entries, neighbouring=relation)
         assert dp.ledger_from_dict(json.loads(json.dumps(again))) == entries
-    assert time.process_time() - start < 2.0
 
 
 def _paths(data: object, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

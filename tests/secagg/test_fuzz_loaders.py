@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +55,6 @@ from tests.secagg.strategies_masking import Round, make_round
 from tests.secagg.strategies_paillier import keypair
 from tests.secagg.test_threshold_support import committee
 
-SECONDS_PER_LOAD = 2.0  # generous for a shared CI core; a hang or blow-up takes far longer
 EXTRA_MEMORY_BYTES = 16 * 2**20  # per load; the largest valid input here is a few KB
 
 _HUGE = (2**32 - 1, 2**31, 2**24 + 1, 2**16 + 1, 10**9)
@@ -205,25 +203,23 @@ def corrupted(draw: st.DrawFn, valid: bytes) -> bytes:
 def _outcome(load: Callable[[Any], Any], data: object) -> tuple[bool, Any]:
     """Run ``load``: (True, result) or (False, the typed error); anything else propagates.
 
-    Also bounds the load's wall time and the peak of the memory it allocates (Python
-    objects and numpy buffers, traced by :mod:`tracemalloc` during the load only).
+    Also bounds the peak of the memory it allocates (Python objects and numpy buffers,
+    traced by :mod:`tracemalloc` during the load only): a load that trusts a claimed length
+    allocates it. Time is not asserted (the suite's timeout guards against hangs).
     """
     tracing = tracemalloc.is_tracing()
     if not tracing:
         tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     tracemalloc.reset_peak()
-    start = time.perf_counter()
     try:
         result: tuple[bool, Any] = (True, load(data))
     except SecAggError as exc:
         result = (False, exc)
     finally:
-        elapsed = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1] - before
         if not tracing:
             tracemalloc.stop()
-    assert elapsed < SECONDS_PER_LOAD, f"a load took {elapsed:.2f} s"
     assert peak < EXTRA_MEMORY_BYTES, f"a load allocated {peak / 2**20:.0f} MiB"
     return result
 
@@ -547,7 +543,5 @@ def test_regression_threshold_keys_with_a_huge_modulus_fail_typed_and_fast(bits:
         b"FCTV\x01" + _u(width, 2) + _u(2, 2) + _u(3, 2) + _u(n, width) + _u(9, 8 * width)
     )
     for load, data in ((KeyShare.from_bytes, share), (VerificationKeys.from_bytes, verification)):
-        start = time.perf_counter()
         with pytest.raises(DeserializationError, match="-bit integer"):
             load(data)
-        assert time.perf_counter() - start < 1.0
