@@ -176,9 +176,10 @@ class BandedStrategy(Strategy):
         RMSE^2) or worst-round (``"max"``) squared prefix-sum error, over the ``p - 1``
         off-diagonal values (the diagonal is fixed at 1: the loss is scale-free), by L-BFGS-B
         with an analytic gradient, from the square-root factorisation. ``bands`` defaults to
-        ``min(b, n)`` under multiple participation (the largest with exact sensitivity) and to
-        ``n`` (the optimal Toeplitz factorisation) for single participation. With ``cache_dir``
-        the result is cached on disk by schema, bands and objective.
+        ``b`` under multiple participation (the most with exact sensitivity) and to ``n`` (the
+        optimal Toeplitz factorisation) for single participation, both capped at 2048 to bound
+        the cost of an evaluation (``O(n p)``). With ``cache_dir`` the result is cached on disk
+        by schema, bands and objective.
 
         Raises:
             InvalidArgument: ``bands`` not in ``[1, n]``, ``bands > b`` under multiple
@@ -190,7 +191,7 @@ class BandedStrategy(Strategy):
             raise InvalidArgument(f"objective must be one of {REDUCTIONS}, got {objective!r}")
         n, k, b = schema.rounds, schema.effective_participations, schema.min_separation
         if bands is None:
-            bands = min(b, n) if k > 1 else n
+            bands = min(b if k > 1 else n, n, 2048)
         if (
             isinstance(bands, bool)
             or not isinstance(bands, (int, np.integer))

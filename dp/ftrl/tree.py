@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from dp.errors import InvalidArgument
 from dp.ftrl._gaussian import ByteSource
 from dp.ftrl._sensitivity import (
     best_pattern_sum,
@@ -154,9 +155,29 @@ class TreeAggregation(Strategy):
         return out
 
     def _row_errors(self, beta: float) -> NDArray[np.float64]:
+        """Closed form for prefix sums; for iterates, the estimator run row by row.
+
+        Row ``t`` of ``A N`` follows ``y_t = beta y_(t-1) + N_t`` and ``P_t = P_(t-1) + y_t``,
+        so the dense ``n x m`` matrix is never held.
+
+        Raises:
+            InvalidArgument: the iterate error is asked for more than 8192 rounds.
+        """
         if beta == 0.0:
             return self.prefix_variances()
-        return super()._row_errors(beta)
+        if self.rounds > 8192:
+            raise InvalidArgument("the tree's iterate error is computed for at most 8192 rounds")
+        m = self.node_count()
+        counter = iter(range(m))
+        frontier = _Frontier(lambda: np.eye(1, m, next(counter)).ravel())
+        filtered, prefix = np.zeros(m), np.zeros(m)
+        out = np.empty(self.rounds)
+        for t in range(self.rounds):
+            filtered *= beta
+            filtered += frontier.step()
+            prefix += filtered
+            out[t] = float(np.einsum("i,i->", prefix, prefix))
+        return out
 
     def expected_error(
         self,
