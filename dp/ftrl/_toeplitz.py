@@ -95,7 +95,11 @@ def strided_column_sum(coefs: NDArray[np.float64], n: int, k: int, b: int) -> ND
 
 
 def toeplitz_sensitivity_bounds(
-    coefs: NDArray[np.float64], n: int, schema: ParticipationSchema
+    coefs: NDArray[np.float64],
+    n: int,
+    schema: ParticipationSchema,
+    *,
+    known_monotone: bool = False,
 ) -> tuple[float, float]:
     """Squared-sensitivity bounds of the ``n x n`` lower-triangular Toeplitz ``C``.
 
@@ -106,14 +110,16 @@ def toeplitz_sensitivity_bounds(
     use it for BLTs under min-separation; the tests check it against brute force over all
     patterns). Otherwise the strided
     value is a lower bound and the generic Gram bound (``n <= 4096``) or the triangle
-    inequality ``(k |c|)^2`` an upper one.
+    inequality ``(k |c|)^2`` an upper one. ``known_monotone`` says the coefficients are
+    non-increasing by construction (a BLT), where float rounding of nearly equal neighbours
+    must not demote the exact result to a bound.
     """
     k, b = schema.effective_participations, schema.min_separation
     column = strided_column_sum(coefs, n, k, b)
     strided = float(column @ column)
     if k == 1:
         return strided, strided  # the first column has the largest norm
-    if monotone(pad(coefs, n)):
+    if known_monotone or monotone(pad(coefs, n)):
         return strided, strided
     if n <= 4096:
         c = lower_toeplitz(coefs, n)[:, : schema.rounds]

@@ -170,7 +170,11 @@ class BLTStrategy(Strategy):
     def sensitivity_squared_bounds(self, schema: ParticipationSchema) -> tuple[float, float]:
         """Exact (the strided pattern) when the coefficients are non-increasing."""
         schema = self._check_schema(schema)
-        return toeplitz_sensitivity_bounds(self.strategy_coefs(), self.rounds, schema)
+        # theta in (0, 1) and omega > 0 make c_1 > c_2 > ... > 0; sum omega <= 1 adds c_0 >= c_1.
+        known = float(np.sum(self._omega)) <= 1.0
+        return toeplitz_sensitivity_bounds(
+            self.strategy_coefs(), self.rounds, schema, known_monotone=known
+        )
 
     def noise_stream(
         self, dimension: int, noise_std: float, seed_source: ByteSource | None = None
@@ -340,5 +344,5 @@ def _optimise_blt(
         raise InvalidArgument("the BLT optimisation found no finite loss")
     theta, omega = unpack(best_x)
     if omega.sum() > 1.0:
-        omega = omega / omega.sum()
+        omega = omega * ((1.0 - 1e-12) / float(omega.sum()))
     return theta, omega

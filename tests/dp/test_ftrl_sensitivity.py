@@ -137,3 +137,18 @@ def test_schema_shorter_than_strategy_only_counts_its_rounds() -> None:
     short = ParticipationSchema(6, 2, 3)
     exact = brute_force_sq(strategy.encoder_matrix()[:, :6], short)
     assert strategy.sensitivity(short) ** 2 == pytest.approx(exact, rel=1e-12)
+
+
+def test_blt_exactness_follows_its_parameters() -> None:
+    schema = ParticipationSchema(12, 3, 4)
+    # Decays near 1 make neighbouring coefficients equal to rounding; still exact by construction.
+    slow = BLTStrategy(12, [1.0 - 1e-12, 0.5], [0.5, 0.5])
+    assert slow.sensitivity_is_exact(schema)
+    assert slow.sensitivity(schema) ** 2 == pytest.approx(
+        brute_force_sq(slow.encoder_matrix(), schema), rel=1e-12
+    )
+    # sum(omega) > 1: c_1 > c_0, the strided formula is not proven; a conservative bound is used.
+    steep = BLTStrategy(12, [0.9, 0.2], [0.8, 0.7])
+    lower, upper = steep.sensitivity_squared_bounds(schema)
+    assert upper >= brute_force_sq(steep.encoder_matrix(), schema) - 1e-9
+    assert lower <= upper
