@@ -1,8 +1,9 @@
 """Run fedcrypt's secure aggregation and DP accounting on Flower (the ``flower`` extra).
 
 Flower carries the bytes; our state machines run the protocols. On the client, put
-:func:`fedcrypt_mod` in the ``ClientApp`` and write an ordinary ``@app.train()`` function;
-on the server, call :meth:`SecureFedAvg.start` from the ``ServerApp``'s ``main``:
+:func:`fedcrypt_mod` in the ``ClientApp`` and write ordinary ``@app.train()`` and
+``@app.evaluate()`` functions; on the server, :class:`SecureFedAvg` is a Flower ``Strategy``
+with ``FedAvg``'s parameters: call its ``start`` from the ``ServerApp``'s ``main``, with:
 
 * :class:`MaskingAggregation`: SecAgg+ masking (Bonawitz et al. 2017; Bell et al. 2020),
   optionally with :class:`DistributedDP` noise shares (Kairouz et al. 2021);
