@@ -4,9 +4,9 @@ The README is the single source: its ``bash`` blocks are read here and run verba
 ``bash`` in the app's directory (install, simulation, deployment, in that order). Only the
 environment differs from a user's shell, and only to isolate the run from this machine:
 a fresh ``HOME``/``FLWR_HOME`` (so Flower creates its configuration as on a new machine),
-free ports for the local simulation SuperLink that ``flwr run`` starts, and a shorter
-SuperExec poll interval (a Flower speed setting). Every process a command leaves running is
-found by its id and stopped in the teardown.
+free ports for the local simulation SuperLink that ``flwr run`` starts, a shorter SuperExec
+poll interval (a Flower speed setting), and Flower's telemetry and update check off. Every
+process a command leaves running is found by its id and stopped in the teardown.
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ def _environment(home: Path) -> dict[str, str]:
         "FLWR_HOME": str(home / ".flwr"),
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "0.1",
+        "FLWR_TELEMETRY_ENABLED": "0",  # no calls home from a test
+        "FLWR_DISABLE_UPDATE_CHECK": "1",
         "PYTHONUNBUFFERED": "1",
     }
 
