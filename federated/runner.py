@@ -207,6 +207,11 @@ def run(
         RunInterrupted: Ctrl-C; a ``KeyboardInterrupt`` whose ``history`` holds the rounds
             done so far, the parameters of the last accounted round and the ledger.
     """
+    if type(initial_parameters).__module__.split(".")[0] == "torch":
+        raise InvalidArgument(
+            "initial_parameters is a torch tensor: pass "
+            "federated.torch.initial_parameters(model) or tensor.detach().cpu().numpy()"
+        )
     try:
         raw = np.asarray(initial_parameters)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -168,3 +168,19 @@ def test_optional_modules_name_their_extra(
         importlib.import_module(module)
     assert isinstance(caught.value, ImportError)
     assert caught.value.extra == extra
+
+
+def test_torch_tensors_are_refused_with_the_fix() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(InvalidArgument, match=r"detach\(\)\.cpu\(\)\.numpy\(\)"):
+        run(_config(rounds=1), make_clients(8), torch.zeros(2, requires_grad=True))
+
+    @dataclass
+    class _TorchDelta(LinearClient):
+        def fit(self, parameters: np.ndarray) -> ClientUpdate:
+            return ClientUpdate(torch.zeros(2), self.num_examples)  # type: ignore[arg-type]
+
+    clients: list[Any] = make_clients(4)
+    clients[1] = _TorchDelta(clients[1].x, clients[1].y)
+    with pytest.raises(InvalidUpdate, match=r"client 1, round 1: .*numpy\(\)"):
+        run(_config(rounds=1), clients, START)
