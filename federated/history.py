@@ -288,4 +288,8 @@ def _default_title(config: FederatedConfig) -> str:
     title = f"fedcrypt run: {mode} DP, aggregation {aggregation}"
     if config.aggregation is Aggregation.PAILLIER and config.paillier.allow_insecure_key:
         title += f" (INSECURE {config.paillier.key_bits}-bit test key)"
+    if config.aggregation is Aggregation.VALIDATED and config.privacy.mode is DPMode.CENTRAL:
+        # The report's threat model says "trusted server", which claims less than the run
+        # has: neither aggregator sees the un-noised sum (each adds the whole noise).
+        title += " (each of two aggregators adds the whole noise to its share)"
     return title

@@ -168,6 +168,26 @@ def test_central_dp_run_converges_and_is_accounted_with_one_shares_noise() -> No
     assert abs(history.parameters[0] - TRUE_WEIGHT) < 0.2
     report = history.privacy_report()
     assert report.neighbouring == "add_remove"
+    assert "two aggregators" in report.title
+
+
+@pytest.mark.parametrize("relation", ["add_remove", "zero_out", "replace_one"])
+def test_each_relation_is_accounted_by_the_accountant_of_that_relation(relation: str) -> None:
+    privacy = PrivacyConfig(
+        mode=DPMode.CENTRAL,
+        noise_multiplier=1.0,
+        delta=1e-5,
+        accountant="rdp",
+        neighbouring=relation,  # type: ignore[arg-type]
+    )
+    history = run(_config(rounds=1, privacy=privacy), make_clients(12), START)
+    reach = CLIP * SCALE + math.sqrt(2)
+    bound = math.ceil(reach * reach * (1 + 2**-40)) + 1
+    event = dp.DiscreteGaussian(sigma=math.sqrt(bound), sensitivity_l2=math.sqrt(bound))
+    expected = dp.RdpAccountant(neighbouring=relation)  # type: ignore[arg-type]
+    expected.compose(dp.SampledWithoutReplacement(12, 6, event))
+    assert history.final_epsilon == pytest.approx(expected.get_epsilon(1e-5), rel=1e-6)
+    assert history.privacy_report().neighbouring == relation
 
 
 def test_add_remove_accounting_does_not_depend_on_the_survivors() -> None:
