@@ -67,8 +67,11 @@ def test_central_accounting_matches_an_independent_ledger() -> None:
     # The sensitivity includes the rounding slack of the masking encoding: sqrt(d) steps.
     step = 10 * 0.5 / 2.0**30
     mechanism = GaussianMechanism(0.8, l2_sensitivity=0.5 + 2**0.5 * step, dimension=2)
-    expected = dp.RdpAccountant().compose(dp.SampledWithoutReplacement(20, 10, mechanism.event), 4)
+    event = dp.SampledWithoutReplacement(20, 10, mechanism.event)
+    # The default ("auto") accountant is the PLD, which bounds the discrete Gaussian.
+    expected = dp.PldAccountant().compose(event, 4)
     assert history.final_epsilon == pytest.approx(expected.get_epsilon(1e-5), rel=1e-9)
+    assert history.final_epsilon < dp.RdpAccountant().compose(event, 4).get_epsilon(1e-5)
 
 
 def test_distributed_accounting_uses_the_survivors() -> None:
@@ -189,11 +192,16 @@ def test_unaccountable_configurations_are_refused() -> None:
         _config(DPMode.DISTRIBUTED, selection=PoissonSelection(0.5))
     with pytest.raises(InvalidArgument, match="masking"):
         _config(DPMode.DISTRIBUTED, aggregation=Aggregation.PLAIN_INSECURE)
-    # An accountant that cannot bound the run's event is refused before anything runs.
+    # An accountant that cannot bound the run's event is refused before anything runs:
+    # the PLD has no sound pair for fixed-size cohorts under zero-out.
     config = _config(
         DPMode.CENTRAL,
         privacy=PrivacyConfig(
-            mode=DPMode.CENTRAL, noise_multiplier=0.8, delta=1e-5, accountant="pld"
+            mode=DPMode.CENTRAL,
+            noise_multiplier=0.8,
+            delta=1e-5,
+            accountant="pld",
+            neighbouring="zero_out",
         ),
     )
     with pytest.raises(InvalidArgument, match="account"):
