@@ -47,7 +47,7 @@ MAX_COUNT = 2**53
 _RELATIONS = ("add_remove", "zero_out", "replace_one")
 _SCHEMES = ("poisson", "fixed_size", "shuffled", "full_batch", "participation_schema")
 _UNITS = ("example", "client")
-_THREATS = ("trusted_server", "distributed")
+_THREATS = ("trusted_server", "distributed", "two_aggregators")
 _MECHANISM_KEYS = ("sampling_rate", "noise_multiplier", "steps", "sample_size")
 
 

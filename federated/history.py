@@ -218,6 +218,8 @@ class History:
                 dropouts=config.dropout.active,
                 colluders=self.privacy.colluders,
             )
+        elif config.aggregation is Aggregation.VALIDATED:
+            threat = ThreatModel(kind="two_aggregators", dropouts=config.dropout.active)
         else:
             threat = ThreatModel(kind="trusted_server", dropouts=config.dropout.active)
         return PrivacyReport.from_ledger(

@@ -109,11 +109,11 @@ DEFAULT_RELEASED = "every round's noised aggregate (and everything computed from
 
 PrivacyUnit = Literal["example", "client"]
 SamplingScheme = Literal["poisson", "fixed_size", "shuffled", "full_batch", "participation_schema"]
-ThreatKind = Literal["trusted_server", "distributed"]
+ThreatKind = Literal["trusted_server", "distributed", "two_aggregators"]
 
 _UNITS = ("example", "client")
 _SCHEMES = ("poisson", "fixed_size", "shuffled", "full_batch", "participation_schema")
-_THREATS = ("trusted_server", "distributed")
+_THREATS = ("trusted_server", "distributed", "two_aggregators")
 Ledger = Iterable[tuple[DpEvent, int]]
 
 
@@ -162,8 +162,11 @@ class ThreatModel:
     """Who is trusted with what (see ``docs/threat-model.md``).
 
     Args:
-        kind: ``"trusted_server"`` (central noise, the server sees the un-noised sum) or
-            ``"distributed"`` (noise shares under secure aggregation).
+        kind: ``"trusted_server"`` (central noise, the server sees the un-noised sum),
+            ``"distributed"`` (noise shares under secure aggregation) or
+            ``"two_aggregators"`` (validated aggregation: two non-colluding aggregators each
+            hold one share of the sum and each add the whole noise to it, so the release is
+            protected even if one of them colludes with the analyst).
         n_min: distributed only: the fewest honest survivors the noise is sized for.
         min_survivors: distributed only: the fewest survivors actually seen in a round.
         dropouts: whether clients may drop out mid-round.
@@ -190,7 +193,7 @@ class ThreatModel:
         _optional_int("colluders", self.colluders, 0)
         if not isinstance(self.dropouts, bool):
             raise InvalidArgument("dropouts must be a bool")
-        if self.kind == "trusted_server" and (
+        if self.kind != "distributed" and (
             self.n_min is not None or self.min_survivors is not None or self.colluders is not None
         ):
             raise InvalidArgument(
@@ -203,6 +206,14 @@ class ThreatModel:
             text = (
                 "Central DP: the server is trusted with the un-noised aggregate and adds the "
                 "noise itself."
+            )
+        elif self.kind == "two_aggregators":
+            text = (
+                "Central DP over validated aggregation: two aggregators (the server and a "
+                "helper) each hold one additive share of the sum and each add the whole noise "
+                "to their share; neither alone sees an update or the un-noised sum, and the "
+                "accounting uses one aggregator's noise, so the claim holds if either one "
+                "colludes with the analyst (not if both do)."
             )
         else:
             text = (

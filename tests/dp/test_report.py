@@ -450,10 +450,22 @@ def test_distributed_without_a_colluder_count_says_none_is_assumed() -> None:
     assert any("colluding clients" in w for w in report.warnings)
 
 
+def test_two_aggregators_threat_model_is_stated_and_round_trips() -> None:
+    threat = ThreatModel("two_aggregators", dropouts=True)
+    assert "either one colludes" in threat.describe()
+    report = PrivacyReport.from_ledger(
+        [(dp.DiscreteGaussian(40.0, 10.0), 3)], delta=1e-5, threat_model=threat, **FIXED
+    )
+    assert "two aggregators" in report.to_markdown()
+    assert PrivacyReport.from_json(report.to_json()) == report
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
         {"kind": "trusted_server", "colluders": 1},
+        {"kind": "two_aggregators", "colluders": 1},
+        {"kind": "two_aggregators", "n_min": 3},
         {"kind": "distributed", "colluders": -1},
         {"kind": "distributed", "colluders": True},
         {"kind": "distributed", "colluders": 1.5},

@@ -169,6 +169,8 @@ def test_central_dp_run_converges_and_is_accounted_with_one_shares_noise() -> No
     report = history.privacy_report()
     assert report.neighbouring == "add_remove"
     assert "two aggregators" in report.title
+    assert report.threat_model.kind == "two_aggregators"
+    assert "either one colludes" in report.to_markdown()
 
 
 @pytest.mark.parametrize("relation", ["add_remove", "zero_out", "replace_one"])
