@@ -15,6 +15,8 @@ composes nothing; its growth is charged to the next completed round.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -132,3 +134,30 @@ class FtrlNoise:
     def run_event(self) -> MatrixFactorizationGaussian:
         """The whole planned run as one entry (sensitivity ``sens(C)``)."""
         return self.event_through(self.schema.rounds, since=0)
+
+
+def comparison_files(
+    ftrl: FtrlNoise, config: FederatedConfig, population: int
+) -> list[tuple[str, bytes]]:
+    """The run's DP-FTRL comparison as ``(suffix, bytes)`` files: Markdown, and PNG if plotted.
+
+    DP-FedAvg is compared at the Poisson rate ``cohort / population`` that would fill the
+    same cohorts on average (:func:`dp.report.compare_ftrl`).
+    """
+    from dp.errors import DPError
+    from dp.report import compare_ftrl
+
+    selection = config.selection
+    assert isinstance(selection, ParticipationSelection)  # checked by FederatedConfig
+    comparison = compare_ftrl(
+        ftrl.strategy,
+        ftrl.schema,
+        ftrl.noise_multiplier,
+        delta=config.privacy.run_delta,
+        neighbouring=config.privacy.neighbouring,
+        sampling_rate=min(1.0, selection.cohort_size / max(population, 1)),
+    )
+    files = [("-ftrl-comparison.md", comparison.to_markdown().encode())]
+    with contextlib.suppress(DPError):  # no matplotlib: the Markdown alone
+        files.append(("-ftrl-comparison.png", comparison.plot_png()))
+    return files

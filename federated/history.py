@@ -245,7 +245,10 @@ class History:
 
         Each file is written to a temporary name and renamed into place, so a failure never
         leaves a partial file. The PNG needs matplotlib (the ``plot`` extra); without it the
-        other three files are still written and the HTML says the plot is missing.
+        other three files are still written and the HTML says the plot is missing. A DP-FTRL
+        run also gets ``<stem>-ftrl-comparison.md`` and ``.png``: its epsilon and rho
+        against rounds beside tree aggregation's and DP-FedAvg's with Poisson sampling
+        (:func:`dp.report.compare_ftrl`).
 
         Returns:
             The paths written.
@@ -260,6 +263,10 @@ class History:
         ]
         with contextlib.suppress(DPError):  # no matplotlib: the HTML says so
             contents.append((".png", report.plot_png()))
+        if self.privacy.ftrl is not None:
+            from federated._ftrl import comparison_files  # imports dp.ftrl when used
+
+            contents += comparison_files(self.privacy.ftrl, self.config, self.privacy.population)
         written = []
         for suffix, data in contents:
             target = folder / f"{stem}{suffix}"

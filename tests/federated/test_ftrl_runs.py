@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,12 @@ def test_budget_refuses_or_stops_on_the_prefix_epsilon() -> None:
     assert history.final_epsilon is not None
     assert history.final_epsilon <= whole * 0.9
     assert "exceed the target" in history.stop_reason
+
+
+def test_written_report_includes_the_comparison(tmp_path: Path) -> None:
+    history = run(_config(rounds=4), make_clients(20), START)
+    written = {p.name for p in history.write_privacy_report(tmp_path)}
+    assert "privacy-report-ftrl-comparison.md" in written
+    text = (tmp_path / "privacy-report-ftrl-comparison.md").read_text()
+    assert "DP-FTRL, tree" in text
+    assert "Poisson sampling q = 0.25" in text  # cohort 5 of 20
