@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy import integrate
@@ -224,6 +224,38 @@ def test_exact_lattice_delta_is_within_the_bound(
         assert lattice_delta(q, p_remove, epsilon) <= add
         # The bound is informative, not vacuous.
         assert remove < 1.0
+
+
+@settings(max_examples=12)
+@given(
+    s=st.floats(0.8, 2.0),
+    n=st.integers(1, 3),
+    fraction=st.floats(0.25, 0.6),
+    shift=st.integers(1, 3),
+    rate=st.sampled_from([1.0, 0.5, 0.1]),
+    epsilon=st.floats(0.05, 3.0),
+)
+def test_two_sampled_rounds_on_the_exact_lattice_are_within_the_bound(
+    s: float, n: int, fraction: float, shift: int, rate: float, epsilon: float
+) -> None:
+    # Two Poisson-sampled rounds compose as a product of mixtures (not one coin for a 2-D
+    # shift); the bound's Gaussian part is the PLD accountant's (an upper bound itself).
+    variance = n * s * s
+    w = fraction * variance
+    log_hi, log_lo = pdg.coordinate_slack(s * s, n, w)
+    big_h, big_lo = 2.0 * math.exp(log_hi), 2.0 * math.exp(log_lo)
+    assume(epsilon - big_h - big_lo >= 0.0)
+    radius = math.ceil(12.0 * s * math.sqrt(n)) + shift
+    one = share_sum_pmf(s * s, n, radius)
+    mixture = (1.0 - rate) * one + rate * shifted(one.copy(), (shift,))
+    p, q = np.multiply.outer(mixture, mixture), np.multiply.outer(one, one)
+    base: dp.DpEvent = dp.Gaussian(math.sqrt(variance - w) / shift)
+    if rate < 1.0:
+        base = dp.PoissonSampled(rate, base)
+    gaussian = dp.PldAccountant().compose(base, 2)
+    bound = math.exp(big_h) * gaussian.get_delta(epsilon - big_h - big_lo)
+    exact = max(lattice_delta(p, q, epsilon), lattice_delta(q, p, epsilon))
+    assert exact <= bound
 
 
 def test_the_continuous_gaussian_alone_is_not_a_bound() -> None:
