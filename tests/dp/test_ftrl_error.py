@@ -103,3 +103,23 @@ def test_blt_beats_tree_and_banded_one_band_is_independent_noise() -> None:
     assert blt.expected_error(schema=schema) < tree.expected_error(schema=schema)
     # C = I: each prefix sum t has t + 1 unit variances; mean (n + 1) / 2.
     assert independent.expected_error(schema=schema) == pytest.approx((n + 1) / 2, rel=1e-12)
+
+
+def test_square_root_factorisation_known_answer() -> None:
+    """C = S^(1/2) (coefficients binom(2m, m) / 4^m) gives S C^{-1} = C (Fichtenberger et al.
+
+    2023): every prefix error is a column norm of C, the max error is ``(sum c_m^2)^2`` at
+    noise multiplier 1.
+    """
+    from dp.ftrl._toeplitz import sqrt_coefs
+
+    n = 2000
+    c = sqrt_coefs(n)
+    np.testing.assert_allclose(np.convolve(c, c)[:n], np.ones(n), rtol=1e-12)
+    strategy = BandedStrategy(n, c)
+    schema = ParticipationSchema(n)
+    squares = float(np.sum(c * c))
+    assert strategy.sensitivity(schema) ** 2 == pytest.approx(squares, rel=1e-12)
+    assert strategy.expected_error(schema=schema, reduction="max") == pytest.approx(
+        squares**2, rel=1e-9
+    )
