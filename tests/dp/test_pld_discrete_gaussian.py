@@ -497,3 +497,33 @@ def test_a_ledger_never_carries_more_than_the_slack_budget() -> None:
     assert acc.rounds == 0
     acc.compose(event, 3)
     assert acc.get_epsilon(1e-5) > 0.0
+
+
+@pytest.mark.parametrize(("sigma", "sensitivity", "rounds"), [(30.0, 3, 10), (40.0, 4, 8)])
+def test_composed_one_dimensional_discrete_gaussian_is_bracketed_exactly(
+    sigma: float, sensitivity: int, rounds: int
+) -> None:
+    # The loss of a 1-D integer shift is linear in the output, so the composed loss is
+    # linear in the sum of the rounds' noises, whose law is a convolution: exact delta.
+    total = share_sum_pmf(sigma * sigma, rounds, math.ceil(12.0 * sigma * math.sqrt(rounds)))
+    j = np.arange(total.size) - (total.size - 1) // 2
+    loss = (rounds * sensitivity**2 + 2.0 * sensitivity * j) / (2.0 * sigma * sigma)
+    acc = dp.PldAccountant().compose(dp.DiscreteGaussian(sigma, float(sensitivity)), rounds)
+    for epsilon in (0.3, 1.0, 1.5):
+        exact = float(np.sum(total * np.maximum(1.0 - np.exp(epsilon - loss), 0.0)))
+        assert acc.get_delta(epsilon, bound="lower") <= exact <= acc.get_delta(epsilon)
+        if exact > 1e-12:  # deeper, the PLD's tail truncation dominates its answer
+            assert acc.get_delta(epsilon) <= 1.1 * exact
+
+
+def test_discrete_gaussian_agrees_with_dp_accounting() -> None:
+    pld = pytest.importorskip("dp_accounting.pld.privacy_loss_distribution")
+    theirs = pld.from_discrete_gaussian_mechanism(
+        30.0, sensitivity=3, value_discretization_interval=1e-4
+    ).self_compose(10)
+    their_epsilon = theirs.get_epsilon_for_delta(1e-6)
+    lower, upper = (
+        dp.PldAccountant().compose(dp.DiscreteGaussian(30.0, 3.0), 10).get_epsilon_bounds(1e-6)
+    )
+    assert lower <= their_epsilon  # a certified lower bound is below every upper bound
+    assert upper == pytest.approx(their_epsilon, rel=5e-3)
