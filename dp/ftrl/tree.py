@@ -73,7 +73,8 @@ class _Frontier:
             estimate = weight * own + (1.0 - weight) * children
         self.stack.append((height, estimate))
         self.peak = max(self.peak, len(self.stack))
-        return estimate if removed is None else estimate - removed
+        # A fresh array: the caller may add the aggregate into it, and the stack keeps estimate.
+        return estimate.copy() if removed is None else estimate - removed
 
 
 class TreeNoiseStream(NoiseStream):

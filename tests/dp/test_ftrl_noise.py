@@ -45,7 +45,12 @@ def test_stream_is_the_noise_matrix_applied_to_its_draws(strategy: Strategy) -> 
     """Replaying the byte source gives the z draws; the stream must output exactly N z."""
     d, sigma = 5, 1.7
     stream = strategy.noise_stream(d, sigma, seed_source=CounterSource(b"x"))
-    outputs = np.array([stream.next() for _ in range(strategy.rounds)])
+    outputs = []
+    for _ in range(strategy.rounds):
+        w = stream.next()
+        outputs.append(w.copy())
+        w += 1e6  # as a caller adding the aggregate in place: must not leak into the state
+    outputs = np.array(outputs)
     replay = CounterSource(b"x")
     m = strategy.noise_matrix().shape[1]
     draws = np.array([sigma * standard_normals(d, replay) for _ in range(m)])
