@@ -69,7 +69,7 @@ def best_pattern_sum(weights: NDArray[np.float64], k: int, b: int) -> tuple[floa
             break
         remaining = layers[j][i] - w[i]
         prev = layers[j - 1][: i - b + 1]
-        i = int(np.flatnonzero(np.isclose(prev, remaining, rtol=1e-12, atol=1e-12))[0])
+        i = int(np.argmin(np.abs(prev - remaining)))  # the predecessor (up to rounding)
         j -= 1
     return total, sorted(pattern)
 
