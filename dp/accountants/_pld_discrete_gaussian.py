@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -236,7 +237,7 @@ def _log(x: float) -> float:
 
 def rounding_variance(coordinates: float) -> float:
     """The rounding lemma's ``w`` for ``coordinates`` coordinates (see :data:`ROUNDING_TARGET`)."""
-    return (math.log(2.0 * coordinates) - math.log(ROUNDING_TARGET)) / _TWO_PI_SQ
+    return (math.log(2.0) + math.log(coordinates) - math.log(ROUNDING_TARGET)) / _TWO_PI_SQ
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,19 +359,26 @@ def _base_surrogate(
                 f"{event!r}: the rounding lemma would give up more than "
                 f"{MAX_VARIANCE_LOSS:.0%} of the noise variance; the RdpAccountant bounds it"
             )
-        sigma = _round_down(math.sqrt(_round_down(total - w)))
-        multiplier = _round_down(sigma / event.sensitivity_l2)
+        # sqrt(n s^2 - w) / Delta, formed without overflowing s^2; an overflow means more
+        # noise than any float, and the largest float is then below it.
+        kept = _round_down(1.0 - w / n / event.sigma / event.sigma)
+        ratio = event.sigma / event.sensitivity_l2 * math.sqrt(n) * math.sqrt(kept)
+        multiplier = min(_round_down(ratio), sys.float_info.max)
+        if not multiplier > 0.0:
+            raise UnsupportedEvent(f"{event!r}: noise multiplier below the smallest float")
         log_hi, log_lo = coordinate_slack(s2, n, w)
         slack = Slack(log_hi, log_lo).times(coordinates)
         return Gaussian(multiplier), slack
     shift = lower_shift(event)
     if not shift:
         return None, Slack()
-    norm = math.sqrt(sum(part * part for part in shift))
+    norm = _round_down(float(math.isqrt(sum(part * part for part in shift))))
     u2 = rounding_variance(len(shift))
-    w = _round_down(total * u2 / (total + u2))
-    sigma = _round_up(math.sqrt(_round_up(total + u2)))
-    multiplier = _round_up(sigma / _round_down(norm))
+    w = _round_down(u2 / (1.0 + u2 / total))  # V u^2 / (V + u^2)
+    grown = _round_up(1.0 + u2 / n / event.sigma / event.sigma)
+    multiplier = _round_up(event.sigma / norm * math.sqrt(n) * math.sqrt(grown))
+    if not math.isfinite(multiplier):
+        return None, Slack()  # no float bounds the noise from above: 0 is the lower bound
     log_hi, log_lo = coordinate_slack(s2, n, w)
     return Gaussian(multiplier), Slack(log_hi, log_lo).times(len(shift))
 

@@ -527,3 +527,18 @@ def test_discrete_gaussian_agrees_with_dp_accounting() -> None:
     )
     assert lower <= their_epsilon  # a certified lower bound is below every upper bound
     assert upper == pytest.approx(their_epsilon, rel=5e-3)
+
+
+@pytest.mark.parametrize(
+    ("sigma", "sensitivity"), [(1e300, 1e300), (1e300, 1e150), (1.7e308, 1.0), (1e-300, 1e300)]
+)
+def test_float_extremes_answer_or_refuse_typed(sigma: float, sensitivity: float) -> None:
+    event = dp.DiscreteGaussian(sigma, sensitivity)
+    acc = dp.PldAccountant()
+    if not acc.supports(event):
+        assert sigma < sensitivity
+        return
+    lower, upper = acc.compose(event, 3).get_epsilon_bounds(1e-5)
+    gaussian = dp.PldAccountant().compose(dp.Gaussian(sigma / sensitivity), 3).get_epsilon(1e-5)
+    assert lower <= upper
+    assert upper == pytest.approx(gaussian, abs=1e-9)  # s^2 overflows; the ratio does not
