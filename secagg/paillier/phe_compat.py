@@ -108,6 +108,11 @@ class EncodedCiphertext:
     def with_exponent(self, exponent: int) -> EncodedCiphertext:
         """Lower the exponent (``phe``'s ``decrease_exponent_to``): same value, finer grid.
 
+        The mantissa grows by ``16^(old - new)`` and must stay within the key's ``max_int``;
+        that cannot be checked on a ciphertext (``phe`` has the same limit), so keep
+        exponent gaps small: with ``|mantissa| < 2^53`` (a float's) and a 2048-bit key,
+        gaps up to 490 are safe (2^(53 + 4 * 490) < n // 3).
+
         Raises:
             InvalidArgument: ``exponent`` is above the current one.
         """
