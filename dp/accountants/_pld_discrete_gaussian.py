@@ -34,9 +34,10 @@ pointwise close to the continuous Gaussian of variance ``V + u^2`` (step 2 with
 Everything is computed in log space: at practical sizes the slack is far below the
 smallest float (``exp(-2 pi^2 s^2)`` at ``s = 4096`` is ``e^{-3.3e8}``). An event is
 supported only when its per-round slack is at most :data:`PER_ROUND_SLACK`
-(``1e-30 / 2^62``), so that ``2^62`` rounds fit :data:`MAX_TOTAL_SLACK` = ``1e-30``, the
-most any ledger may carry (a composition beyond it is refused); events with
-more slack (a per-client scale below about 3.5 grid units, see the docs' table) are refused
+(``1e-30 / 2^62``) times :data:`SUPPORT_MARGIN` (``2^-16``), so that ``2^62`` rounds fit
+:data:`MAX_TOTAL_SLACK` = ``1e-30``, the most any ledger may carry (a composition beyond it
+is refused), even with ``2^16`` times more shares than the event that was checked; events with
+more slack (a per-client scale below about 3.8 grid units, see the docs' table) are refused
 with :class:`dp.UnsupportedEvent`, and the RDP accountant bounds them.
 """
 
@@ -66,6 +67,7 @@ from dp.events import (
 __all__ = [
     "MAX_TOTAL_SLACK",
     "PER_ROUND_SLACK",
+    "SUPPORT_MARGIN",
     "Slack",
     "coordinate_slack",
     "log_eta_upper",
@@ -87,11 +89,16 @@ MAX_ROUNDS = 2**62
 composition whose total slack would exceed it, which takes more rounds than this)."""
 
 PER_ROUND_SLACK = MAX_TOTAL_SLACK / MAX_ROUNDS
-"""The largest slack ``hi + lo`` (summed over coordinates) of one supported round."""
+"""The largest slack ``hi + lo`` (summed over coordinates) of one round in a full ledger."""
 
-ROUNDING_TARGET = 1e-50
+SUPPORT_MARGIN = 2.0**-16
+"""An event is supported when its slack is below ``PER_ROUND_SLACK * SUPPORT_MARGIN``: the
+slack grows about linearly with ``n_min``, so a run whose accountant was chosen for its
+fewest honest survivors still fits when up to ``2^16`` times more survive."""
+
+ROUNDING_TARGET = 1e-56
 """The rounding lemma's share of one round's slack: ``w`` is chosen so that
-``2 d exp(-2 pi^2 w)`` is this (``w`` is about 7 grid units squared at ``d = 10^7``)."""
+``2 d exp(-2 pi^2 w)`` is this (``w`` is 7.4 grid units squared at ``d = 10^7``)."""
 
 MAX_VARIANCE_LOSS = 0.01
 """Refuse an event whose rounding lemma gives up more than this fraction of the variance

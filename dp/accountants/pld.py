@@ -117,7 +117,7 @@ class PldAccountant(PrivacyAccountant):
     ``m/N`` at twice the sensitivity, ``dp.neighbouring``). Discrete Gaussians are accounted
     through a continuous Gaussian surrogate and a pointwise slack below ``1e-30``
     (:mod:`dp.accountants._pld_discrete_gaussian`); one whose noise is too small for that
-    (below about 3.5 grid units per share) is refused. Other events (Skellam, zCDP,
+    (below about 3.8 grid units per share) is refused. Other events (Skellam, zCDP,
     fixed-size sampling under zero-out or replace-one, Poisson sampling under replace-one)
     are refused with :class:`dp.UnsupportedEvent`: use :class:`~dp.RdpAccountant`.
 
@@ -202,7 +202,7 @@ class PldAccountant(PrivacyAccountant):
             _, slack = pdg.surrogate(form, "upper")
         except UnsupportedEvent:
             return False
-        return slack.log_total <= math.log(pdg.PER_ROUND_SLACK)
+        return slack.log_total <= math.log(pdg.PER_ROUND_SLACK * pdg.SUPPORT_MARGIN)
 
     # ----------------------------------------------------------------- construction
 

@@ -747,8 +747,8 @@ def _no_pld_reason(events: Sequence[DpEvent]) -> str:
         )
     if any(isinstance(e, DistributedDiscreteGaussian) for e in events):
         return (
-            " The PLD bounds the distributed discrete Gaussian only with at least about 3.5 "
-            "grid units of noise per share and n_min s^2 of about 650 grid units squared "
+            " The PLD bounds the distributed discrete Gaussian only with at least about 3.8 "
+            "grid units of noise per share and n_min s^2 of about 740 grid units squared "
             "(docs/dp/accountant.md, 'Discrete Gaussians in the PLD accountant')."
         )
     return ""
