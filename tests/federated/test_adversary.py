@@ -8,7 +8,9 @@ grid step) whatever clients the CSPRNG draws.
 from __future__ import annotations
 
 import pickle
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -341,3 +343,17 @@ def test_no_adversary_is_recorded_as_none() -> None:
     assert history.to_dict()["adversary"] is None
     assert history.records[0].attackers == 0
     np.testing.assert_allclose(history.parameters, DELTA)
+
+
+def test_the_poisoning_page_snippet_runs_and_prints_what_it_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "federated" / "poisoning.md"
+    snippets = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL)
+    assert snippets
+    for snippet in snippets:
+        exec(compile(snippet, str(page), "exec"), {"__name__": "__docs__"})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("masking ")
+    assert lines[0].endswith("1 poisoned update(s) in the sum, 0 rejected, weight 0.95")
+    assert lines[1].endswith("0 poisoned update(s) in the sum, 1 rejected, weight 0.50")
