@@ -114,7 +114,9 @@ def make_task(seed: int = 0) -> Task:
     return Task(clients, features[test], labels[test], features[attacker], labels[attacker])
 
 
-def backdoored_model(task: Task, start: NDArray[np.float64], epochs: int = 200) -> NDArray:
+def backdoored_model(
+    task: Task, start: NDArray[np.float64], epochs: int = 200
+) -> NDArray[np.float64]:
     """``X``: trained offline by the attackers on their images and stamped copies of them."""
     net = model()
     load_parameters(net, start)
@@ -151,9 +153,11 @@ class Evaluator:
 def _row(name: str, history: History, seconds: float, cpu: float) -> dict[str, Any]:
     last = history.records[-1].metrics
     records = history.records
+    accuracy = history.metric("accuracy")
     return {
         "run": name,
         "accuracy": last.get("accuracy"),
+        "accuracy_last5": float(np.mean(accuracy[-5:])),
         "backdoor": last.get("backdoor"),
         "attacker_updates_sent": sum(r.attackers for r in records),
         "rejected": sum(r.rejected for r in records),
@@ -162,6 +166,8 @@ def _row(name: str, history: History, seconds: float, cpu: float) -> dict[str, A
         "malicious_clients": None
         if history.adversary is None
         else list(history.adversary.malicious),
+        "accuracy_per_round": accuracy,
+        "backdoor_per_round": history.metric("backdoor"),
         "seconds": round(seconds, 1),
         "cpu_seconds": round(cpu, 1),
     }
@@ -203,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"backdoor {offline['backdoor']:.3f}\n"
     )
     print(
-        f"{'run':32} {'accuracy':>8} {'backdoor':>8} {'sent':>5} {'rejected':>8} "
+        f"{'run':32} {'accuracy':>8} {'last 5':>6} {'backdoor':>8} {'sent':>5} {'rejected':>8} "
         f"{'in sum':>6} {'wall s':>6} {'cpu s':>5}"
     )
     rows = []
@@ -214,14 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = _row(name, history, time.perf_counter() - began, time.process_time() - cpu)
         rows.append(row)
         print(
-            f"{name:32} {row['accuracy']:8.3f} {row['backdoor']:8.3f} "
+            f"{name:32} {row['accuracy']:8.3f} {row['accuracy_last5']:6.3f} {row['backdoor']:8.3f} "
             f"{row['attacker_updates_sent']:5d} {row['rejected']:8d} "
             f"{row['attacker_updates_in_sum']:6d} {row['seconds']:6.0f} {row['cpu_seconds']:5.0f}",
             flush=True,
         )
     print(
-        "\nsent: poisoned updates the attackers uploaded over the run; rejected: reports the "
-        "aggregators refused;\nin sum: poisoned updates in the released sums."
+        "\naccuracy: after the last round; last 5: mean over the last five rounds; sent: poisoned "
+        "updates\nthe attackers uploaded over the run; rejected: reports the aggregators refused; "
+        "in sum:\npoisoned updates in the released sums."
     )
     if args.json is not None:
         args.json.write_text(
