@@ -21,10 +21,13 @@ module models that faithfully, at the level of the encoded integers, for every b
   ``+-(2^(value_bits - 1) - 1) / 2^scale_bits`` (the packing's own limit, which is
   ``value_bits`` wide where an honest entry needs about ``log2(C * 2^scale_bits)`` bits); a
   malicious client that packed its plaintext by hand could also use the slot's headroom.
-* any other codec (such as the validated backend's) that offers
-  ``encode_unchecked(vector)`` -- the encoding a client produces when it ignores the
-  bound -- is used as such. Validated aggregation then rejects the out-of-bound update,
-  since its proof cannot verify.
+* ``validated``: the unclipped float update goes to the backend's client step, which puts
+  it on the grid (clamped to the ``bits`` range only) and, unable to prove it bounded,
+  sends what such a client would: shares of the poison with the proof of a bounded update
+  (:func:`federated._validated.client_report`). The aggregators reject it, except with the
+  soundness error.
+* a codec of another backend that offers ``encode_unchecked(vector)`` (the encoding a
+  client produces when it ignores the bound, :class:`UncheckedEncoder`) is used as such.
 
 Three attacks (:class:`Attack`), each on the client's own trained update ``delta`` at the
 global parameters ``theta``:
