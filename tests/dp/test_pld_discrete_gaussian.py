@@ -526,7 +526,7 @@ def test_discrete_gaussian_agrees_with_dp_accounting() -> None:
         dp.PldAccountant().compose(dp.DiscreteGaussian(30.0, 3.0), 10).get_epsilon_bounds(1e-6)
     )
     assert lower <= their_epsilon  # a certified lower bound is below every upper bound
-    assert upper == pytest.approx(their_epsilon, rel=5e-3)
+    assert upper == pytest.approx(their_epsilon, rel=5e-3)  # 0.38% at this sigma
 
 
 @pytest.mark.parametrize(
