@@ -178,6 +178,7 @@ def test_simulation_command_runs_as_written(tmp_path: Path) -> None:
     assert "Federation `@none/default` (2 simulated SuperNodes)" in output
     assert 1.5 < _learned_weight(output) < 2.5  # from 0 to the true weight 2, without noise
     assert "client-side evaluation after round 10" in output
+    assert "PrivacyWarning" not in output  # no DP, nothing to warn about
 
 
 @pytest.mark.skipif(
@@ -203,4 +204,6 @@ def test_deployment_recipe_runs_as_written(tmp_path: Path) -> None:
     epsilon = re.search(r"epsilon = ([0-9.]+) at delta = 0.001", output)
     assert epsilon, output[-4000:]
     assert float(epsilon.group(1)) > 10.0
-    assert "PrivacyWarning" in output  # the run says its epsilon is past 10
+    # The run says its epsilon is past 10, once; evaluation is off under DP, so no other.
+    assert output.count("PrivacyWarning: the Flower run after round 1 spent epsilon") == 1
+    assert "in the clear" not in output
