@@ -103,7 +103,8 @@ class Adversary:
 
     Attributes:
         fraction: the share of the population that is malicious, in [0, 1]:
-            ``round(fraction * population)`` clients, drawn once per run with the OS CSPRNG.
+            ``ceil(fraction * population)`` clients (a positive fraction never rounds down
+            to no attacker), drawn once per run with the OS CSPRNG.
             Ignored when ``clients`` is given.
         attack: the attack (:class:`Attack` or its value).
         factor: the scale (``SCALE``, default 10), the scale of the flipped update
@@ -167,7 +168,13 @@ class Adversary:
         """How many of ``population`` clients are malicious."""
         if self.clients is not None:
             return len(self.clients)
-        return min(population, round(self.fraction * population))
+        # ceil, not round: a positive fraction of a small population must not silently
+        # become no attacker at all (round(0.05 * 10) == 0); a product within float error
+        # of an integer (0.1 * 30 = 3.0000000000000004) is that integer.
+        wanted = self.fraction * population
+        nearest = round(wanted)
+        exact = math.isclose(wanted, nearest, rel_tol=1e-12, abs_tol=0.0)
+        return min(population, nearest if exact else math.ceil(wanted))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (the target as its length and L2 norm, not its values)."""

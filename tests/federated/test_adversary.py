@@ -86,7 +86,12 @@ def test_the_draw_has_the_configured_size_and_distinct_ids_in_range(
 ) -> None:
     adversary = Adversary(fraction=fraction)
     chosen = choose_malicious(adversary, population)
-    assert len(chosen) == round(fraction * population) == adversary.count(population)
+    assert len(chosen) == adversary.count(population)
+    wanted = fraction * population
+    # Never fewer attackers than asked (up to float error), never a whole one more, and a
+    # positive fraction of a non-empty population is at least one attacker.
+    assert wanted - 1e-9 <= len(chosen) and len(chosen) - 1 < wanted
+    assert (len(chosen) >= 1) == (wanted > 0)
     assert len(set(chosen)) == len(chosen)
     assert list(chosen) == sorted(chosen)
     assert all(0 <= c < population for c in chosen)
