@@ -90,7 +90,8 @@ def test_the_draw_has_the_configured_size_and_distinct_ids_in_range(
     wanted = fraction * population
     # Never fewer attackers than asked (up to float error), never a whole one more, and a
     # positive fraction of a non-empty population is at least one attacker.
-    assert wanted - 1e-9 <= len(chosen) and len(chosen) - 1 < wanted
+    assert wanted - 1e-9 <= len(chosen)
+    assert len(chosen) - 1 < wanted
     assert (len(chosen) >= 1) == (wanted > 0)
     assert len(set(chosen)) == len(chosen)
     assert list(chosen) == sorted(chosen)
