@@ -297,10 +297,15 @@ def _coordinates_of(event: DiscreteGaussian | DistributedDiscreteGaussian) -> in
     """How many coordinates the shift can touch.
 
     A :class:`DistributedDiscreteGaussian` shift is a mixture (conditional rounding is
-    randomised), so all ``dimension`` coordinates count. A :class:`DiscreteGaussian` is a
-    deterministic integer query: its shift ``v`` has ``||v||_2 <= Delta``, so at most
-    ``floor(Delta^2)`` non-zero integer coordinates; the others are identically and
-    independently distributed in both worlds and drop out of every hockey stick.
+    randomised), so all ``dimension`` coordinates count. A :class:`DiscreteGaussian` names
+    no dimension; ``floor(Delta^2)`` coordinates are counted, which covers (a) a
+    deterministic integer query, whose shift ``v`` (``||v||_2 <= Delta``) has at most that
+    many non-zero coordinates (the others are identical and independent on both sides and
+    drop out of every hockey stick), and (b) a randomised one (a mixture of shifts, e.g. of
+    stochastically rounded client updates) in at most ``Delta^2`` dimensions, such as every
+    :class:`~dp.mechanisms.GaussianMechanism` (its sensitivity ``l2/step + sqrt(d)``
+    exceeds ``sqrt(d)``). A randomised integer query in more dimensions than ``Delta^2``
+    is outside this event's contract for the PLD (the RDP's zCDP bound holds for it).
     """
     if isinstance(event, DistributedDiscreteGaussian):
         return event.dimension

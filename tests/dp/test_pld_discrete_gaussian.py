@@ -25,6 +25,7 @@ import dp
 from dp.accountants import _pld_discrete_gaussian as pdg
 from dp.accountants._pld_mechanisms import SampledNoise
 from dp.accountants.pld import gaussian_delta
+from dp.mechanisms.central import GaussianMechanism
 from dp.report import PrivacyReport, ThreatModel
 
 FloatArray = NDArray[np.float64]
@@ -542,3 +543,23 @@ def test_float_extremes_answer_or_refuse_typed(sigma: float, sensitivity: float)
     gaussian = dp.PldAccountant().compose(dp.Gaussian(sigma / sensitivity), 3).get_epsilon(1e-5)
     assert lower <= upper
     assert upper == pytest.approx(gaussian, abs=1e-9)  # s^2 overflows; the ratio does not
+
+
+@settings(max_examples=30)
+@given(
+    l2=st.floats(1e-3, 1e3),
+    dimension=st.integers(1, 10**6),
+    bits=st.integers(4, 30),
+)
+def test_gaussian_mechanism_events_count_every_coordinate(
+    l2: float, dimension: int, bits: int
+) -> None:
+    # The PLD counts floor(Delta^2) coordinates of a DiscreteGaussian; the federated
+    # central mechanism's input is random (stochastically rounded updates), so that count
+    # must cover every coordinate: Delta = l2/step + sqrt(d) > sqrt(d).
+    try:
+        mechanism = GaussianMechanism(1.0, l2_sensitivity=l2, dimension=dimension, grid_bits=bits)
+    except dp.InvalidArgument:
+        return
+    event = mechanism.event
+    assert math.floor(event.sensitivity_l2**2) >= dimension
