@@ -32,6 +32,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -102,6 +103,7 @@ def _runs(args: argparse.Namespace) -> dict[str, Any]:
             seconds.append(time.perf_counter() - began)
             values.append(_metric(history, args.task))
             epsilons.append(history.final_epsilon)
+            print(f"{name}: {values[-1]:.4f} ({seconds[-1]:.0f} s)", file=sys.stderr)
         rows.append(
             {
                 "name": name,
