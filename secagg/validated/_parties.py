@@ -225,6 +225,10 @@ class Leader(_Aggregator):
 
     def prepare(self, reports: Sequence[Report | bytes]) -> PrepareRequest:
         """Query every well-formed fresh report; the request for the helper."""
+        if isinstance(reports, bytes | bytearray | memoryview | str | Report) or not isinstance(
+            reports, Sequence
+        ):
+            raise InvalidArgument("reports must be a list of Report or bytes")
         self._expect(_Stage.START, "prepare")
         vdaf = self.config.vdaf
         items = []
@@ -382,11 +386,19 @@ class Helper(_Aggregator):
         keys: HelperKeyPair,
         *,
         seen_nonces: frozenset[bytes] = frozenset(),
+        min_batch_size: int = 0,
     ) -> None:
         super().__init__(config, verify_key, seen_nonces)
         if keys.public != config.helper_public_key:
             raise InvalidArgument("the key pair does not match the configuration")
+        if isinstance(min_batch_size, bool) or not isinstance(min_batch_size, int):
+            raise InvalidArgument("min_batch_size must be an int")
+        if min_batch_size < 0:
+            raise InvalidArgument("min_batch_size must be >= 0")
         self._keys = keys
+        # DAP's minimum batch size (draft-ietf-ppm-dap, a task's min_batch_size): a leader relaying
+        # one report would otherwise learn it from this share of the sum.
+        self._min_batch = min_batch_size
 
     def prepare(self, request: PrepareRequest | bytes) -> PrepareResponse:
         """Prepare every report of the request; accept those both prep shares validate."""
@@ -429,9 +441,18 @@ class Helper(_Aggregator):
         return PrepareResponse(self.config.digest, self.config.round_number, tuple(results))
 
     def aggregate_share(self) -> AggregateShare:
-        """This aggregator's share of the sum, committing to the reports in it."""
+        """This aggregator's share of the sum, committing to the reports in it.
+
+        Raises ProtocolError (and keeps the share for good) when fewer reports than
+        ``min_batch_size`` are valid.
+        """
         self._expect(_Stage.PREPARED, "aggregate_share")
         self._stage = _Stage.DONE
+        if len(self._accepted) < self._min_batch:
+            raise ProtocolError(
+                f"{len(self._accepted)} valid reports, fewer than the minimum batch "
+                f"{self._min_batch}: the share of the sum is not released"
+            )
         return AggregateShare(
             self.config.digest,
             self.config.round_number,
@@ -448,10 +469,16 @@ class Helper(_Aggregator):
 
     @classmethod
     def load_state(
-        cls, data: bytes, config: ValidatedConfig, verify_key: bytes, keys: HelperKeyPair
+        cls,
+        data: bytes,
+        config: ValidatedConfig,
+        verify_key: bytes,
+        keys: HelperKeyPair,
+        *,
+        min_batch_size: int = 0,
     ) -> Helper:
         """Inverse of :meth:`save_state`; DeserializationError or WrongSession on mismatch."""
-        helper = cls(config, verify_key, keys)
+        helper = cls(config, verify_key, keys, min_batch_size=min_batch_size)
         plain = open_state(data, verify_key, _K_HELPER_STATE)
         r = Reader(plain, _K_HELPER_STATE)
         helper._read_common(r)
