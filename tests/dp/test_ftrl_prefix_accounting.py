@@ -161,3 +161,20 @@ def test_cli_reports_a_saved_dp_ftrl_ledger(
     flags = ["report", "--noise-multiplier", "2", "--steps", "3", "--delta", "1e-6"]
     assert main([*flags, "--sampling", "participation_schema"]) == 2
     assert "saved ledger" in capsys.readouterr().err
+
+
+def test_calibration_meets_the_target_round_by_round() -> None:
+    from dp.ftrl_accounting import calibrate_noise_multiplier
+
+    n = 30
+    schema = ParticipationSchema(n, 6, 5)
+    for strategy in (
+        TreeAggregation(n),
+        BandedStrategy(n, [1.0, 0.4]),
+        BLTStrategy(n, [0.8], [0.3]),
+    ):
+        for relation in ("zero_out", "replace_one"):
+            z = calibrate_noise_multiplier(strategy, schema, 6.7, 1e-4, relation)
+            ledger = [(e, 1) for e in round_events(strategy, schema, z)]
+            spent = dp.PldAccountant(neighbouring=relation).compose_ledger(ledger).get_epsilon(1e-4)
+            assert 6.7 * (1 - 1e-6) <= spent <= 6.7
