@@ -5,7 +5,9 @@ After every round the runner hands the new :class:`~federated.history.RoundRecor
 postfix; shown on a terminal or in a notebook, not under CI, see :mod:`secagg._progress`),
 logs the round on the ``fedcrypt.federated.runner`` logger (standard :mod:`logging`; a
 :class:`logging.NullHandler` on ``fedcrypt`` keeps the library quiet until the application
-configures logging) and calls the user's callbacks with the record, in order.
+configures logging) and calls the user's callbacks with the record, in order. Once per run,
+when the epsilon spent passes the sane bound (10) or the configured budget, it emits a
+:class:`~federated.PrivacyWarning` (see :mod:`federated._warnings`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from federated._warnings import warn_if_epsilon_exceeds
 from federated.config import FederatedConfig
 from federated.errors import InvalidArgument
 from federated.history import RoundRecord, RoundStatus
@@ -52,6 +55,7 @@ class RunEvents:
         self._config = config
         self._records = records
         self._callbacks = tuple(callbacks)
+        self._warned = False
         self._bar: Any = progress_bar(
             config.rounds, desc="federated rounds", unit="round", enabled=progress
         )
@@ -90,6 +94,18 @@ class RunEvents:
                 "round %d/%d %s: %s", record.round, self._config.rounds,
                 record.status.value, record.note or "no note",
             )  # fmt: skip
+        privacy = self._config.privacy
+        if privacy.enabled and not self._warned and record.epsilon is not None:
+            # stacklevel 3 points at the user's call of federated.run (round_done <- run <-
+            # the caller; warn_if_epsilon_exceeds adds its own frame).
+            message = warn_if_epsilon_exceeds(
+                record.epsilon,
+                privacy.run_delta,
+                budget=privacy.target_epsilon,
+                what=f"the run after round {record.round}",
+                stacklevel=3,
+            )
+            self._warned = message is not None
         for callback in self._callbacks:
             callback(record)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import dp
 from dp.mechanisms.central import GaussianMechanism
+from federated import PrivacyWarning
 from federated.config import (
     Aggregation,
     BudgetPolicy,
@@ -234,3 +236,26 @@ def test_poisson_selection_under_dp_needs_a_public_denominator() -> None:
     for bad in (0.0, -1.0, math.inf, math.nan, True):
         with pytest.raises(InvalidArgument):
             PoissonSelection(0.5, expected_cohort=bad)
+
+
+def test_a_run_past_the_sane_epsilon_warns_once_at_the_callers_line() -> None:
+    # z = 0.3 over 12 rounds of 10 of 20 clients spends far more than epsilon 10.
+    privacy = PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=0.3, delta=1e-5)
+    config = _config(DPMode.CENTRAL, privacy=privacy)
+    with pytest.warns(PrivacyWarning) as caught:
+        history = run(config, make_clients(20), START)
+    assert history.final_epsilon is not None
+    assert history.final_epsilon > 10
+    warned = [w for w in caught if issubclass(w.category, PrivacyWarning)]
+    assert len(warned) == 1  # once per run, not once per round
+    assert "epsilon" in str(warned[0].message)
+    assert warned[0].filename == __file__  # points at the call of federated.run
+
+
+def test_a_run_within_the_sane_epsilon_does_not_warn() -> None:
+    privacy = PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=3.0, delta=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrivacyWarning)
+        history = run(_config(DPMode.CENTRAL, rounds=3, privacy=privacy), make_clients(20), START)
+    assert history.final_epsilon is not None
+    assert history.final_epsilon < 10
