@@ -15,7 +15,9 @@ about any single update.
 There is no recovery phase: a client that never uploads is simply absent, and one that
 uploads is in the sum if (and only if) its proof verifies. The helper sends its share of
 the sum only when at least the round's survivor threshold of reports are valid (DAP's
-minimum batch size), so the server never learns the sum of fewer clients.
+minimum batch size), so the server never learns the sum of fewer clients. Only the cohort's
+uploads are summed, and a helper that aborts or sends what the leader refuses abandons the
+round: nothing is released and neither aggregator keeps the round's state.
 
 Central DP here trusts neither aggregator with the un-noised sum: each adds exact discrete
 Gaussian noise (Canonne, Kamath, Steinke 2020) of the *whole* configured scale to its share
@@ -42,7 +44,7 @@ from federated._aggregation import AggregateResult, RoundInput, StageTimer
 from federated.config import ValidatedSettings
 from federated.errors import InvalidArgument
 from secagg.encoding import stochastic_round
-from secagg.errors import InsecureParameters
+from secagg.errors import DeserializationError, InsecureParameters, ProtocolError
 from secagg.errors import InvalidArgument as SecaggInvalidArgument
 from secagg.validated import (
     AggregateShare,
@@ -55,6 +57,7 @@ from secagg.validated import (
     Report,
     ValidatedConfig,
 )
+from secagg.validated import RoundResult as ValidatedResult
 
 if TYPE_CHECKING:
     from federated.server import AggregationServer
@@ -346,9 +349,16 @@ class ValidatedAggregator:
         if 2 * reach >= config.vdaf.field.MODULUS // 2:
             raise InvalidArgument("the sum could wrap around the field; use Field128")
 
+    def _collect(self, share: AggregateShare) -> ValidatedResult:
+        """The leader's sum from the helper's share, with the leader's own noise under DP."""
+        leader_noise = None if self._noise is None else self._noise.sample
+        return self._server.validated_collect(share, leader_noise)
+
     def aggregate(self, round_input: RoundInput, timer: StageTimer) -> AggregateResult:
         """Prove (clients), verify (leader and helper), add the valid shares, decode."""
-        senders = tuple(sorted(round_input.contributions))
+        # Only the cohort's uploads are summed: a report from any other client is dropped.
+        cohort = set(round_input.cohort)
+        senders = tuple(sorted(c for c in round_input.contributions if c in cohort))
         if len(senders) < round_input.threshold:
             return AggregateResult(None, (), 0, note="fewer reports than the threshold")
         config = self._config(round_input.round_number)
@@ -362,26 +372,37 @@ class ValidatedAggregator:
         server, helper = self._server, self._helper
         server.validated_begin(config, verify_key)
         helper.begin(config, verify_key)
-        with timer.stage("verify"):
-            request = server.validated_prepare(reports)
-            server.validated_finish_prepare(helper.prepare(request))
-        with timer.stage("aggregate"):
-            share = helper.aggregate_share(round_input.threshold)
-            if share is None:
-                server.validated_abort()
-                valid = helper.valid_reports
-                return AggregateResult(
-                    None,
-                    (),
-                    bytes_sent,
-                    note=(
-                        f"{valid} valid reports, fewer than the threshold "
-                        f"{round_input.threshold}: the helper kept its share, nothing was released"
-                    ),
-                    rejected=len(senders) - valid,
-                )
-            leader_noise = None if self._noise is None else self._noise.sample
-            result = server.validated_collect(share, leader_noise)
+        try:
+            with timer.stage("verify"):
+                request = server.validated_prepare(reports)
+                server.validated_finish_prepare(helper.prepare(request))
+            with timer.stage("aggregate"):
+                share = helper.aggregate_share(round_input.threshold)
+                result = None if share is None else self._collect(share)
+        except (ProtocolError, DeserializationError) as exc:
+            # A helper that aborts or answers what the leader refuses (AggregatorMismatch,
+            # WrongSession, unparsable bytes): the round is abandoned, nothing is released.
+            server.validated_abort()
+            helper.abort()
+            return AggregateResult(
+                None,
+                (),
+                bytes_sent,
+                note=f"round abandoned: the aggregators' exchange failed ({exc})",
+            )
+        if result is None:  # the helper kept its share
+            server.validated_abort()
+            valid = helper.valid_reports
+            return AggregateResult(
+                None,
+                (),
+                bytes_sent,
+                note=(
+                    f"{valid} valid reports, fewer than the threshold "
+                    f"{round_input.threshold}: the helper kept its share, nothing was released"
+                ),
+                rejected=len(senders) - valid,
+            )
         rejected_ids = tuple(senders[r.index] for r in result.rejected)
         survivors = tuple(c for c in senders if c not in rejected_ids)
         with timer.stage("decode"):
