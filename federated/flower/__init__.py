@@ -14,6 +14,13 @@ with ``FedAvg``'s parameters: call its ``start`` from the ``ServerApp``'s ``main
 
 from __future__ import annotations
 
+from federated.errors import MissingExtra
+
+try:
+    import flwr  # noqa: F401  (the 'flower' extra; checked first for a clear error)
+except ImportError as _error:
+    raise MissingExtra("federated.flower", "flower", "flwr") from _error
+
 from federated.flower._envelope import Envelope, Protocol, has_envelope
 from federated.flower._round import Observer, RoundOutcome
 from federated.flower.errors import ClientStateError, MalformedMessage

@@ -155,7 +155,11 @@ def test_a_nan_update_names_the_client_and_the_round() -> None:
 
 @pytest.mark.parametrize(
     ("module", "blocked", "extra"),
-    [("federated.torch", "torch", "torch"), ("federated.demo", "sklearn", "demo")],
+    [
+        ("federated.torch", "torch", "torch"),
+        ("federated.demo", "sklearn", "demo"),
+        ("federated.flower", "flwr", "flower"),
+    ],
 )
 def test_optional_modules_name_their_extra(
     monkeypatch: pytest.MonkeyPatch, module: str, blocked: str, extra: str
