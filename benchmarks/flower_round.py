@@ -133,16 +133,17 @@ def run(n: int, d: int, dropped: int) -> dict[str, Any]:
 
     def ours(grid: Grid, privacy: bool) -> dict[str, Any]:
         strategy = SecureFedAvg(
-            MaskingAggregation(threshold_fraction=0.6),
+            fraction_evaluate=0.0,  # this benchmark's clients train only
+            min_available_nodes=n,
+            aggregation=MaskingAggregation(threshold_fraction=0.6),
             privacy=DistributedDP(noise_multiplier=1.0, delta=min(1e-5, 1 / (10 * n)))
             if privacy
             else None,
-            min_nodes=n,
             clip_norm=CLIP,
-            timeout=600,
         )
         arrays = ArrayRecord({"w": Array(np.zeros(d))})
-        result = strategy.start(grid, arrays, num_rounds=2)  # round 2 has the dropouts
+        # round 2 has the dropouts
+        result = strategy.start(grid, arrays, num_rounds=2, timeout=600)
         outcome = result.outcomes[1]
         return {
             "seconds": sum(outcome.stage_seconds.values()),
