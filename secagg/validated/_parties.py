@@ -105,8 +105,21 @@ class Client:
         self.config = config
 
     def report(self, update: Sequence[int]) -> Report:
-        """A :class:`Report` for ``update``; InvalidArgument if the update is itself invalid."""
+        """A :class:`Report` for ``update``; InvalidArgument if the update is itself invalid.
+
+        The coordinates must be integers (Python or numpy ints; floats, bools, strings and
+        NaN are refused rather than truncated: encode floats first, e.g. with
+        :mod:`secagg.encoding`).
+        """
         refuse_tensor(update, "update")
+        if isinstance(update, np.ndarray):
+            integral = update.dtype.kind in "iu"
+        else:
+            integral = not isinstance(update, str | bytes) and all(
+                isinstance(v, int | np.integer) and not isinstance(v, bool) for v in update
+            )
+        if not integral:
+            raise InvalidArgument("an update is a sequence of integers (encode floats first)")
         cfg = self.config
         vdaf = cfg.vdaf
         if cfg.circuit == "pine":

@@ -588,3 +588,25 @@ def test_the_leader_refuses_a_batch_that_is_not_a_list_of_reports(reports: Any) 
     with pytest.raises(InvalidArgument):
         leader.prepare(reports)
     leader.prepare([])  # nothing changed: the leader can still prepare
+
+
+@pytest.mark.parametrize("circuit", list(CONFIGS))
+@pytest.mark.parametrize(
+    "update",
+    [
+        [1.5, 0, 0, 0],
+        np.array([1.7, 0.0, 0.0, 0.0]),
+        [True, 0, 0, 0],
+        ["3", 0, 0, 0],
+        [float("nan"), 0, 0, 0],
+        np.array([True, False, False, False]),
+        "1234",
+    ],
+)
+def test_a_client_refuses_an_update_that_is_not_integers(circuit: str, update: Any) -> None:
+    """Before the fix, 1.5 was proven and summed as 1, "3" as 3, and NaN raised ValueError."""
+    with pytest.raises(InvalidArgument, match="integers"):
+        Client(CONFIGS[circuit]).report(update)
+    config = CONFIGS[circuit]
+    integers = Client(config).report(np.array(UPDATE, dtype=np.int16))
+    assert _round([integers], config)[0].sum == UPDATE
