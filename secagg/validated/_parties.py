@@ -210,7 +210,9 @@ class _Aggregator:
             self._stage = _Stage(r.u8())
         except ValueError as exc:
             raise DeserializationError("unknown stage") from exc
-        self._seen = {r.fixed(16) for _ in range(r.count())}
+        # Not capped at MAX_ITEMS: the nonces carried over from earlier rounds can outgrow it,
+        # and the state is authenticated (a lying count fails at the first missing nonce).
+        self._seen = {r.fixed(16) for _ in range(r.u32())}
         self._accepted = [r.fixed(16) for _ in range(r.count())]
         agg = self.config.vdaf.field.decode_vec(r.blob())
         if len(agg) != self.config.vdaf.flp.OUTPUT_LEN:

@@ -48,6 +48,7 @@ from secagg.validated import (
     ValidatedConfig,
     WrongSession,
 )
+from secagg.validated import _wire as validated_wire
 from secagg.validated._parties import _aad
 from secagg.validated._prio3 import HelperShare, InputShare, LeaderShare
 from secagg.validated._seal import seal
@@ -610,3 +611,16 @@ def test_a_client_refuses_an_update_that_is_not_integers(circuit: str, update: A
     config = CONFIGS[circuit]
     integers = Client(config).report(np.array(UPDATE, dtype=np.int16))
     assert _round([integers], config)[0].sum == UPDATE
+
+
+def test_a_state_with_more_seen_nonces_than_a_message_list_still_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Carried-over nonces grow without bound; before the fix, past ``MAX_ITEMS`` (2^20) a
+    leader saved a state that its own ``load_state`` refused ("list too long")."""
+    monkeypatch.setattr(validated_wire.Reader, "MAX_ITEMS", 4)
+    seen = frozenset(os.urandom(16) for _ in range(5))
+    leader = Leader.load_state(Leader(PINE, KEY, seen_nonces=seen).save_state(), PINE, KEY)
+    assert leader.seen_nonces == seen
+    helper = Helper(PINE, KEY, KEYS, seen_nonces=seen)
+    assert Helper.load_state(helper.save_state(), PINE, KEY, KEYS).seen_nonces == seen
