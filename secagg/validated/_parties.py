@@ -112,8 +112,9 @@ class Client:
         :mod:`secagg.encoding`).
         """
         refuse_tensor(update, "update")
-        if isinstance(update, np.ndarray):
-            integral = update.dtype.kind in "iu"
+        given: object = update  # numpy arrays are welcome too
+        if isinstance(given, np.ndarray):
+            integral = given.dtype.kind in "iu"
         else:
             integral = not isinstance(update, str | bytes) and all(
                 isinstance(v, int | np.integer) and not isinstance(v, bool) for v in update
