@@ -86,7 +86,7 @@ def measure(d: int, bits: int, repeats: int, field: str, circuit: str) -> dict[s
         cpu["client"].append(c)
         data = report.to_bytes()
         size = len(data)
-        leader, helper = Leader(config, vk), Helper(config, vk, keys)
+        leader, helper = Leader(config, vk), Helper(config, vk, keys, min_batch_size=0)
         w, c, request = _timed(leader.prepare, [data])
         wall["leader"].append(w)
         cpu["leader"].append(c)
@@ -138,7 +138,7 @@ def measure_round(n: int, d: int, bits: int, field: str, circuit: str) -> dict[s
     updates = [_update(d) for _ in range(n)]
     vk = os.urandom(16)
     w_c, c_c, reports = _timed(lambda: [Client(config).report(u).to_bytes() for u in updates])
-    leader, helper = Leader(config, vk), Helper(config, vk, keys)
+    leader, helper = Leader(config, vk), Helper(config, vk, keys, min_batch_size=0)
     w_l, c_l, request = _timed(leader.prepare, reports)
     w_h, c_h, response = _timed(helper.prepare, request.to_bytes())
     w_d, c_d, _ = _timed(leader.finish_prepare, response.to_bytes())

@@ -255,7 +255,9 @@ class SimulatedHelper:
 
     def begin(self, config: ValidatedConfig, verify_key: bytes) -> None:
         """Start a round (the verification key is shared with the leader, not the clients)."""
-        self._helper = Helper(config, verify_key, self._keys)
+        # The round's survivor threshold is enforced in aggregate_share below (it is known
+        # only then), so the protocol object has no minimum of its own here.
+        self._helper = Helper(config, verify_key, self._keys, min_batch_size=0)
 
     def _party(self) -> Helper:
         if self._helper is None:

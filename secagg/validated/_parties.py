@@ -402,7 +402,7 @@ class Helper(_Aggregator):
         keys: HelperKeyPair,
         *,
         seen_nonces: frozenset[bytes] = frozenset(),
-        min_batch_size: int = 0,
+        min_batch_size: int = 2,
     ) -> None:
         super().__init__(config, verify_key, seen_nonces)
         if keys.public != config.helper_public_key:
@@ -413,7 +413,10 @@ class Helper(_Aggregator):
             raise InvalidArgument("min_batch_size must be >= 0")
         self._keys = keys
         # DAP's minimum batch size (draft-ietf-ppm-dap, a task's min_batch_size): a leader relaying
-        # one report would otherwise learn it from this share of the sum.
+        # one report would otherwise learn it from this share of the sum. The default 2 refuses
+        # exactly that (a safe default); deployments set it to their cohort's threshold, and
+        # reports carry no client identity, so a leader that adds reports of its own is
+        # bounded only by the transport's client authentication (docs/secagg/validated.md).
         self._min_batch = min_batch_size
 
     def prepare(self, request: PrepareRequest | bytes) -> PrepareResponse:
@@ -491,7 +494,7 @@ class Helper(_Aggregator):
         verify_key: bytes,
         keys: HelperKeyPair,
         *,
-        min_batch_size: int = 0,
+        min_batch_size: int = 2,
     ) -> Helper:
         """Inverse of :meth:`save_state`; DeserializationError or WrongSession on mismatch."""
         helper = cls(config, verify_key, keys, min_batch_size=min_batch_size)

@@ -175,7 +175,7 @@ def test_out_of_bound_contributions_get_forged_reports_that_fail() -> None:
         client_report(config, encoding, np.array([0.9, 0.9, 0.0])),  # norm 1.27 > 1
         client_report(config, encoding, np.array([50.0, -50.0, 50.0])),  # clamped, still out
     ]
-    leader, helper = Leader(config, verify_key), Helper(config, verify_key, keys)
+    leader, helper = Leader(config, verify_key), Helper(config, verify_key, keys, min_batch_size=0)
     leader.finish_prepare(helper.prepare(leader.prepare(reports)))
     result = leader.collect(helper.aggregate_share())
     assert [r.index for r in result.rejected] == [1, 2]

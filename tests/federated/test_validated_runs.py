@@ -146,25 +146,26 @@ def test_a_round_with_too_few_valid_reports_releases_nothing() -> None:
 def test_central_dp_run_converges_and_is_accounted_with_one_shares_noise() -> None:
     privacy = PrivacyConfig(mode=DPMode.CENTRAL, noise_multiplier=0.4, delta=1e-5, accountant="rdp")
     config = _config(
-        rounds=5,
+        rounds=8,
         selection=UniformSelection(8),
         privacy=privacy,
         dropout=DropoutSimulation(schedule={3: {0: Stage.ADVERTISE_KEYS}}),
     )
     history = run(config, make_clients(16), START)
     completed = [r for r in history.records if r.status is RoundStatus.COMPLETED]
-    assert len(completed) == 5
+    assert len(completed) == 8
     # The independent ledger: a discrete Gaussian of sigma = z sqrt(B) at sensitivity
     # sqrt(B), B the proven squared norm in grid units (clip and rounding), per round,
     # sampled without replacement; the released sum carries two such noises.
     reach = CLIP * SCALE + math.sqrt(2)
     bound = math.ceil(reach * reach * (1 + 2**-40)) + 1
     event = dp.DiscreteGaussian(sigma=0.4 * math.sqrt(bound), sensitivity_l2=math.sqrt(bound))
-    expected = dp.RdpAccountant().compose(dp.SampledWithoutReplacement(16, 8, event), 5)
+    expected = dp.RdpAccountant().compose(dp.SampledWithoutReplacement(16, 8, event), 8)
     assert history.final_epsilon is not None
     assert history.final_epsilon == pytest.approx(expected.get_epsilon(1e-5), rel=1e-6)
     # Two shares of noise at z = 0.4 (sqrt(2) * 0.4 * 0.5 / 8 = 0.035 per coordinate of the
     # mean, damped by the later rounds' training); 0.2 is over five standard deviations.
+    # Clipped at 0.5, five rounds were too few to reach the line (1.77 to 1.80 seen).
     assert abs(history.parameters[0] - TRUE_WEIGHT) < 0.2
     report = history.privacy_report()
     assert report.neighbouring == "add_remove"

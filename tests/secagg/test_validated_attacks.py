@@ -69,7 +69,7 @@ EXTRA_MEMORY_BYTES = 16 * 2**20  # the largest valid input here is 17 KB
 def _round(
     reports: list[Any], config: ValidatedConfig = PINE
 ) -> tuple[RoundResult, Leader, Helper]:
-    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS)
+    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS, min_batch_size=0)
     leader.finish_prepare(helper.prepare(leader.prepare(reports).to_bytes()).to_bytes())
     return leader.collect(helper.aggregate_share().to_bytes()), leader, helper
 
@@ -110,7 +110,7 @@ def _rejected_with(report: Report, config: ValidatedConfig, reasons: set[RejectR
 def _messages(config: ValidatedConfig) -> dict[str, bytes]:
     vdaf = config.vdaf
     report = Client(config).report(UPDATE)
-    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS)
+    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS, min_batch_size=0)
     request = leader.prepare([report])
     leader_state = leader.save_state()
     response = helper.prepare(request)
@@ -146,7 +146,7 @@ def _loaders(config: ValidatedConfig) -> dict[str, tuple[Callable[[Any], Any], A
         "aggregate": (AggregateShare.from_bytes, lambda m: m.to_bytes()),
         "config": (ValidatedConfig.from_bytes, lambda m: m.to_bytes()),
         "leader_state": (lambda b: Leader.load_state(b, config, KEY), None),
-        "helper_state": (lambda b: Helper.load_state(b, config, KEY, KEYS), None),
+        "helper_state": (lambda b: Helper.load_state(b, config, KEY, KEYS, min_batch_size=0), None),
         "leader_input_share": (
             lambda b: vdaf.decode_input_share(0, b),
             vdaf.encode_input_share,
@@ -307,7 +307,7 @@ def test_unreduced_elements_in_every_field_vector_are_refused(circuit: str) -> N
         assert result.sum == UPDATE
         assert [r.reason for r in result.rejected] == [RejectReason.MALFORMED]
         # In the helper's prep share, then in its aggregate share: typed error, no change.
-        leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS)
+        leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS, min_batch_size=0)
         response = helper.prepare(leader.prepare([report]))
         prep = response.results[0]
         forged = replace(
@@ -351,9 +351,9 @@ def test_a_report_for_another_configuration_is_wrong_session(other: dict[str, An
 def test_aggregator_messages_of_another_configuration_change_nothing() -> None:
     other = replace(PINE, norm_bound=B + 1)
     foreign_request = Leader(other, KEY).prepare([Client(other).report(UPDATE)])
-    foreign_helper = Helper(other, KEY, KEYS)
+    foreign_helper = Helper(other, KEY, KEYS, min_batch_size=0)
     foreign_response = foreign_helper.prepare(foreign_request)
-    helper = Helper(PINE, KEY, KEYS)
+    helper = Helper(PINE, KEY, KEYS, min_batch_size=0)
     with pytest.raises(WrongSession):
         helper.prepare(foreign_request)
     leader = Leader(PINE, KEY)
@@ -373,7 +373,7 @@ def test_a_report_submitted_twice_is_counted_once() -> None:
     assert [r.reason for r in result.rejected] == [RejectReason.REPLAYED] * 2
     # In the next round of the same configuration, with the nonces carried over.
     leader2 = Leader(PINE, KEY, seen_nonces=leader.seen_nonces)
-    helper2 = Helper(PINE, KEY, KEYS, seen_nonces=helper.seen_nonces)
+    helper2 = Helper(PINE, KEY, KEYS, seen_nonces=helper.seen_nonces, min_batch_size=0)
     leader2.finish_prepare(helper2.prepare(leader2.prepare([report])))
     again = leader2.collect(helper2.aggregate_share())
     assert again.sum == [0] * 4
@@ -395,7 +395,7 @@ def test_a_helper_replaying_a_request_item_refuses_it() -> None:
     leader = Leader(PINE, KEY)
     request = leader.prepare([Client(PINE).report(UPDATE)])
     doubled = replace(request, items=request.items * 2)
-    helper = Helper(PINE, KEY, KEYS)
+    helper = Helper(PINE, KEY, KEYS, min_batch_size=0)
     results = helper.prepare(doubled).results
     assert [r.reason for r in results] == [RejectReason.ACCEPTED, RejectReason.REPLAYED]
     assert helper.aggregate_share().count == 1
@@ -541,7 +541,7 @@ def _bumped_prep_share(config: ValidatedConfig, data: bytes) -> bytes:
 @pytest.mark.parametrize("circuit", list(CONFIGS))
 def test_a_wrong_helper_verifier_share_makes_the_leader_reject(circuit: str) -> None:
     config = CONFIGS[circuit]
-    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS)
+    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS, min_batch_size=0)
     response = helper.prepare(leader.prepare([Client(config).report(UPDATE)]))
     (item,) = response.results
     lying = replace(
@@ -560,7 +560,7 @@ def test_a_wrong_helper_verifier_share_makes_the_leader_reject(circuit: str) -> 
 @pytest.mark.parametrize("circuit", list(CONFIGS))
 def test_a_wrong_leader_verifier_share_makes_the_helper_reject(circuit: str) -> None:
     config = CONFIGS[circuit]
-    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS)
+    leader, helper = Leader(config, KEY), Helper(config, KEY, KEYS, min_batch_size=0)
     request = leader.prepare([Client(config).report(UPDATE)])
     (item,) = request.items
     lying = replace(
@@ -622,5 +622,8 @@ def test_a_state_with_more_seen_nonces_than_a_message_list_still_loads(
     seen = frozenset(os.urandom(16) for _ in range(5))
     leader = Leader.load_state(Leader(PINE, KEY, seen_nonces=seen).save_state(), PINE, KEY)
     assert leader.seen_nonces == seen
-    helper = Helper(PINE, KEY, KEYS, seen_nonces=seen)
-    assert Helper.load_state(helper.save_state(), PINE, KEY, KEYS).seen_nonces == seen
+    helper = Helper(PINE, KEY, KEYS, seen_nonces=seen, min_batch_size=0)
+    assert (
+        Helper.load_state(helper.save_state(), PINE, KEY, KEYS, min_batch_size=0).seen_nonces
+        == seen
+    )

@@ -51,7 +51,7 @@ def run_round(
     reports: list[Any], config: ValidatedConfig = CONFIG, key: bytes | None = None
 ) -> tuple[RoundResult, Leader, Helper]:
     key = key or os.urandom(16)
-    leader, helper = Leader(config, key), Helper(config, key, KEYS)
+    leader, helper = Leader(config, key), Helper(config, key, KEYS, min_batch_size=0)
     request = leader.prepare(reports)
     response = helper.prepare(request.to_bytes())
     leader.finish_prepare(response.to_bytes())
@@ -162,7 +162,7 @@ def test_replay_across_rounds_with_carried_nonces() -> None:
     report = Client(CONFIG).report([2] * 8)
     _, leader, helper = run_round([report], key=key)
     leader2 = Leader(CONFIG, key, seen_nonces=leader.seen_nonces)
-    helper2 = Helper(CONFIG, key, KEYS, seen_nonces=helper.seen_nonces)
+    helper2 = Helper(CONFIG, key, KEYS, seen_nonces=helper.seen_nonces, min_batch_size=0)
     request = leader2.prepare([report])
     assert request.items == ()
     helper2.prepare(request)
@@ -178,7 +178,7 @@ def test_replay_across_rounds_with_carried_nonces() -> None:
 
 def test_calls_out_of_order_raise_protocol_errors() -> None:
     key = os.urandom(16)
-    leader, helper = Leader(CONFIG, key), Helper(CONFIG, key, KEYS)
+    leader, helper = Leader(CONFIG, key), Helper(CONFIG, key, KEYS, min_batch_size=0)
     with pytest.raises(ProtocolError):
         leader.collect(b"")
     with pytest.raises(ProtocolError):
@@ -194,17 +194,17 @@ def test_calls_out_of_order_raise_protocol_errors() -> None:
 def test_aggregator_messages_from_another_session_or_set() -> None:
     key = os.urandom(16)
     other = replace(CONFIG, round_number=1)
-    leader, helper = Leader(CONFIG, key), Helper(other, key, KEYS)
+    leader, helper = Leader(CONFIG, key), Helper(other, key, KEYS, min_batch_size=0)
     with pytest.raises(WrongSession):
         helper.prepare(leader.prepare([Client(CONFIG).report([0] * 8)]))
     # The helper answers for a different set of reports.
-    leader, helper = Leader(CONFIG, key), Helper(CONFIG, key, KEYS)
+    leader, helper = Leader(CONFIG, key), Helper(CONFIG, key, KEYS, min_batch_size=0)
     leader.prepare([Client(CONFIG).report([0] * 8)])
     fake = Leader(CONFIG, key).prepare([Client(CONFIG).report([0] * 8)])
     with pytest.raises(AggregatorMismatch):
         leader.finish_prepare(helper.prepare(fake))
     # The helper's aggregate share covers other reports.
-    leader, helper = Leader(CONFIG, key), Helper(CONFIG, key, KEYS)
+    leader, helper = Leader(CONFIG, key), Helper(CONFIG, key, KEYS, min_batch_size=0)
     response = helper.prepare(leader.prepare([Client(CONFIG).report([0] * 8)]))
     leader.finish_prepare(response)
     share = helper.aggregate_share()
@@ -216,7 +216,7 @@ def test_bad_arguments() -> None:
     with pytest.raises(InvalidArgument):
         Leader(CONFIG, b"short")
     with pytest.raises(InvalidArgument):
-        Helper(CONFIG, os.urandom(16), HelperKeyPair())
+        Helper(CONFIG, os.urandom(16), HelperKeyPair(), min_batch_size=0)
     with pytest.raises(InvalidArgument):
         Client(CONFIG).report([10**6] + [0] * 7)
     with pytest.raises(InvalidArgument):

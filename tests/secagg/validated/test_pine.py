@@ -50,7 +50,7 @@ CONFIG = ValidatedConfig(length=8, bits=8, norm_bound=2000, helper_public_key=KE
 
 def run_round(reports: list[Any], config: ValidatedConfig = CONFIG) -> RoundResult:
     key = os.urandom(16)
-    leader, helper = Leader(config, key), Helper(config, key, KEYS)
+    leader, helper = Leader(config, key), Helper(config, key, KEYS, min_batch_size=0)
     response = helper.prepare(leader.prepare(reports).to_bytes())
     leader.finish_prepare(response.to_bytes())
     return leader.collect(helper.aggregate_share().to_bytes())

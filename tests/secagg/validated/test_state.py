@@ -32,9 +32,11 @@ def test_a_round_through_saved_states_equals_a_direct_round() -> None:
     leader = Leader(CONFIG, VK)
     request = leader.prepare(reports)
     leader = Leader.load_state(leader.save_state(), CONFIG, VK)
-    helper = Helper.load_state(Helper(CONFIG, VK, KEYS).save_state(), CONFIG, VK, KEYS)
+    helper = Helper.load_state(
+        Helper(CONFIG, VK, KEYS, min_batch_size=0).save_state(), CONFIG, VK, KEYS
+    )
     response = helper.prepare(request.to_bytes())
-    helper = Helper.load_state(helper.save_state(), CONFIG, VK, KEYS)
+    helper = Helper.load_state(helper.save_state(), CONFIG, VK, KEYS, min_batch_size=0)
     leader.finish_prepare(response)
     leader = Leader.load_state(leader.save_state(), CONFIG, VK)
     result = leader.collect(helper.aggregate_share())
@@ -49,7 +51,7 @@ def test_state_of_another_round_is_refused() -> None:
     with pytest.raises(WrongSession):
         Leader.load_state(leader.save_state(), replace(CONFIG, round_number=3), VK)
     with pytest.raises(DeserializationError):
-        Helper.load_state(leader.save_state(), CONFIG, VK, KEYS)
+        Helper.load_state(leader.save_state(), CONFIG, VK, KEYS, min_batch_size=0)
 
 
 @settings(max_examples=30)
@@ -74,7 +76,7 @@ def test_mutated_state_raises_only_typed_errors(data: st.DataObject) -> None:
 
 
 def test_a_flipped_bit_in_the_aggregate_share_never_gives_a_wrong_sum() -> None:
-    helper = Helper(CONFIG, VK, KEYS)
+    helper = Helper(CONFIG, VK, KEYS, min_batch_size=0)
     leader = Leader(CONFIG, VK)
     reports = [Client(CONFIG).report([1, 2, 3, 4]).to_bytes()]
     response = helper.prepare(leader.prepare(reports).to_bytes())
@@ -89,4 +91,4 @@ def test_a_flipped_bit_in_the_aggregate_share_never_gives_a_wrong_sum() -> None:
     with pytest.raises(DeserializationError):  # another verification key
         Leader.load_state(bytes(state), CONFIG, os.urandom(16))
     with pytest.raises(DeserializationError):  # the leader's state offered as the helper's
-        Helper.load_state(bytes(state), CONFIG, VK, KEYS)
+        Helper.load_state(bytes(state), CONFIG, VK, KEYS, min_batch_size=0)

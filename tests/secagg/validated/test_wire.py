@@ -36,7 +36,7 @@ UPDATES = [[1, -2, 3, 0], [5, 5, -5, 0]]
 
 def _round() -> dict[str, bytes]:
     reports = [Client(CONFIG).report(u) for u in UPDATES]
-    leader, helper = Leader(CONFIG, VERIFY_KEY), Helper(CONFIG, VERIFY_KEY, KEYS)
+    leader, helper = Leader(CONFIG, VERIFY_KEY), Helper(CONFIG, VERIFY_KEY, KEYS, min_batch_size=0)
     request = leader.prepare(reports)
     response = helper.prepare(request)
     leader.finish_prepare(response)
@@ -95,7 +95,7 @@ def test_parties_fed_mutants_reject_or_raise_typed_errors(data: st.DataObject) -
     name = data.draw(st.sampled_from(list(PARSERS)))
     mutant = data.draw(mutants(GOOD[name]))
     honest = [Client(CONFIG).report(u) for u in UPDATES]
-    leader, helper = Leader(CONFIG, VERIFY_KEY), Helper(CONFIG, VERIFY_KEY, KEYS)
+    leader, helper = Leader(CONFIG, VERIFY_KEY), Helper(CONFIG, VERIFY_KEY, KEYS, min_batch_size=0)
     try:
         if name == "report":
             request = leader.prepare([*honest, mutant])
