@@ -343,8 +343,13 @@ def test_gaussian_is_above_its_closed_form(
     sigma: float, count: int, relation: str, delta: float
 ) -> None:
     mu = _scale(relation) * math.sqrt(count) / sigma
-    answers = assert_above(gaussian_epsilon(mu, delta), dp.Gaussian(sigma), count, relation, delta)
+    exact = gaussian_epsilon(mu, delta)
+    answers = assert_above(exact, dp.Gaussian(sigma), count, relation, delta)
     assert set(answers) == {"PldAccountant", "RdpAccountant"}
+    # The PLD's certified lower bound must not exceed the truth either.
+    pld = dp.PldAccountant(neighbouring=relation).compose(dp.Gaussian(sigma), count)
+    upper_truth = gaussian_epsilon(mu, delta * (1 - 1e-12))
+    assert pld.get_epsilon(delta, bound="lower") <= upper_truth * (1 + 1e-12) + 1e-12
 
 
 @settings(max_examples=_examples(30, 1000))
