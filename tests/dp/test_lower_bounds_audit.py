@@ -648,7 +648,12 @@ def test_more_rounds_larger_rate_smaller_noise_never_lower(
     def eps(s: float, q: float, k: int) -> float:
         return accountant().compose(dp.PoissonSampled(q, dp.Gaussian(s)), k).get_epsilon(delta)
 
-    here = eps(sigma, rate, count)
+    # The PLD is exact (closed form) at rate 1 and a grid upper bound below it, so a rate
+    # just under 1 may report up to ~1e-7 relative more than rate 1 (found by this audit:
+    # q = 1 - 1e-16, sigma = 1, delta = 1e-3 gives 3.13867098 against 3.13867055); both are
+    # above the truth. The RDP is monotone exactly.
+    slack = 1 - 1e-6 if accountant is dp.PldAccountant else 1.0
+    here = eps(sigma, rate, count) * slack
     assert eps(sigma, rate, count + 1) >= here
     assert eps(sigma, min(1.0, rate * 1.5), count) >= here
     assert eps(sigma / 1.1, rate, count) >= here
