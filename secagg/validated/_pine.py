@@ -672,18 +672,8 @@ class Pine(Prio3):
         return np.concatenate(out)
 
     # -- preparation (poc Pine.prep_init, prep_shares_to_prep) ------------------------------
-    def expand_input_share(self, agg_id: int, share: InputShare) -> tuple[FieldVec, FieldVec]:
-        """The measurement and proof share vectors of aggregator ``agg_id``."""
-        if agg_id == 0:
-            if not isinstance(share, LeaderShare):
-                raise InvalidArgument("aggregator 0 holds the leader share")
-            return share.meas, share.proof
-        if not isinstance(share, HelperShare):
-            raise InvalidArgument("helpers hold seed shares")
-        return (
-            self.helper_meas_share(agg_id, share.meas_seed),
-            self.helper_proof_share(agg_id, share.proof_seed),
-        )
+    # expand_input_share is Prio3's: the same leader share and helper seeds, expanded by
+    # this class's helper_meas_share / helper_proof_share.
 
     def prep_init(
         self,
