@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -51,11 +50,10 @@ from secagg.paillier.threshold import (
     VectorDecryptionShare,
     VerificationKeys,
 )
+from tests.secagg._loading import load_outcome
 from tests.secagg.strategies_masking import Round, make_round
 from tests.secagg.strategies_paillier import keypair
 from tests.secagg.test_threshold_support import committee
-
-EXTRA_MEMORY_BYTES = 16 * 2**20  # per load; the largest valid input here is a few KB
 
 _HUGE = (2**32 - 1, 2**31, 2**24 + 1, 2**16 + 1, 10**9)
 _STATE_HEADER = 4 + 2 + 4 + 32 + 12  # magic, version, kind, client id, digest, nonce
@@ -200,30 +198,6 @@ def corrupted(draw: st.DrawFn, valid: bytes) -> bytes:
     return valid[:at] + draw(st.binary(max_size=64))
 
 
-def _outcome(load: Callable[[Any], Any], data: object) -> tuple[bool, Any]:
-    """Run ``load``: (True, result) or (False, the typed error); anything else propagates.
-
-    Also bounds the peak of the memory it allocates (Python objects and numpy buffers,
-    traced by :mod:`tracemalloc` during the load only): a load that trusts a claimed length
-    allocates it. Time is not asserted (the suite's timeout guards against hangs).
-    """
-    tracing = tracemalloc.is_tracing()
-    if not tracing:
-        tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
-    try:
-        result: tuple[bool, Any] = (True, load(data))
-    except SecAggError as exc:
-        result = (False, exc)
-    finally:
-        peak = tracemalloc.get_traced_memory()[1] - before
-        if not tracing:
-            tracemalloc.stop()
-    assert peak < EXTRA_MEMORY_BYTES, f"a load allocated {peak / 2**20:.0f} MiB"
-    return result
-
-
 def _fuzz(
     load: Callable[[Any], Any],
     valid: bytes,
@@ -231,7 +205,7 @@ def _fuzz(
     reserialise: Callable[[Any], bytes] | None,
 ) -> None:
     """Typed errors only; if accepted, damaged bytes must re-serialise to themselves."""
-    accepted, result = _outcome(load, data)
+    accepted, result = load_outcome(load, data)
     if not accepted or data == valid:
         return
     assert reserialise is not None, "an authenticated encoding accepted altered bytes"
@@ -274,7 +248,7 @@ def test_masked_input_with_a_huge_length_field_allocates_nothing() -> None:
 def test_saved_state_refuses_every_alteration(data: st.DataObject) -> None:
     _, _, valid = _saved_state()
     damaged = data.draw(corrupted(valid))
-    accepted, _ = _outcome(_load_state, damaged)
+    accepted, _ = load_outcome(_load_state, damaged)
     assert not accepted or damaged == valid
 
 
@@ -330,7 +304,7 @@ def test_checksummed_paillier_encodings_refuse_every_bit_flip(
     valid, load, _ = _paillier()[name]
     flipped = bytearray(valid)
     flipped[data.draw(st.integers(0, len(valid) - 1))] ^= 1 << data.draw(st.integers(0, 7))
-    accepted, _ = _outcome(load, bytes(flipped))
+    accepted, _ = load_outcome(load, bytes(flipped))
     assert not accepted
 
 
@@ -379,7 +353,7 @@ def test_public_key_json_with_any_field_value_fails_typed(field: str, value: obj
     pk, text = _json_key()
     obj = json.loads(text)
     obj[field] = value
-    accepted, key = _outcome(_from_json, json.dumps(obj))
+    accepted, key = load_outcome(_from_json, json.dumps(obj))
     assert not accepted or (key == pk and json.loads(key.to_json()) == obj)
 
 
@@ -409,7 +383,7 @@ def test_public_key_json_with_any_field_value_fails_typed(field: str, value: obj
     ids=lambda t: repr(t[:12]) + f"..{len(t)}",
 )
 def test_public_key_json_hostile_texts_fail_typed(text: str | bytes) -> None:
-    accepted, _ = _outcome(_from_json, text)
+    accepted, _ = load_outcome(_from_json, text)
     assert not accepted
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import struct
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -31,7 +30,6 @@ from secagg.errors import (
     DeserializationError,
     InvalidArgument,
     ProtocolError,
-    SecAggError,
 )
 from secagg.validated import (
     AggregateShare,
@@ -52,6 +50,7 @@ from secagg.validated import _wire as validated_wire
 from secagg.validated._parties import _aad
 from secagg.validated._prio3 import HelperShare, InputShare, LeaderShare
 from secagg.validated._seal import seal
+from tests.secagg._loading import load_outcome
 
 KEYS = HelperKeyPair()
 KEY = bytes(range(16))
@@ -63,7 +62,6 @@ BITS = ValidatedConfig(
 CONFIGS = {"pine": PINE, "bits": BITS}
 UPDATE = [3, -5, 7, 1]
 REFUSED = {RejectReason.INVALID, RejectReason.JOINT_RAND}
-EXTRA_MEMORY_BYTES = 16 * 2**20  # the largest valid input here is 17 KB
 
 
 def _round(
@@ -165,29 +163,10 @@ LOADERS = {name: _loaders(config) for name, config in CONFIGS.items()}
 CASES = [(c, n) for c in CONFIGS for n in MESSAGES[c]]
 
 
-def _outcome(load: Callable[[Any], Any], data: Any) -> tuple[bool, Any]:
-    """(True, result) or (False, typed error); anything else propagates. Memory is bounded."""
-    tracing = tracemalloc.is_tracing()
-    if not tracing:
-        tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
-    try:
-        result: tuple[bool, Any] = (True, load(data))
-    except SecAggError as exc:
-        result = (False, exc)
-    finally:
-        peak = tracemalloc.get_traced_memory()[1] - before
-        if not tracing:
-            tracemalloc.stop()
-    assert peak < EXTRA_MEMORY_BYTES, f"a load allocated {peak / 2**20:.0f} MiB"
-    return result
-
-
 def _check(circuit: str, name: str, data: Any) -> None:
     """Typed error, or (for unauthenticated encodings) the very bytes re-serialised."""
     load, reserialise = LOADERS[circuit][name]
-    accepted, result = _outcome(load, data)
+    accepted, result = load_outcome(load, data)
     if not accepted or data == MESSAGES[circuit][name]:
         return
     assert reserialise is not None, f"{name}: an authenticated encoding accepted altered bytes"
@@ -213,7 +192,7 @@ def test_truncated_and_extended_encodings_are_refused(circuit: str, name: str) -
     good = MESSAGES[circuit][name]
     cuts = sorted({0, 1, 4, 5, 6, len(good) // 2, len(good) - 1} & set(range(len(good))))
     for data in [good[:k] for k in cuts] + [good + b"\x00", good + good[-8:]]:
-        accepted, _ = _outcome(load, data)
+        accepted, _ = load_outcome(load, data)
         assert not accepted, f"{name}: accepted {len(data)} of {len(good)} bytes"
 
 
@@ -228,7 +207,7 @@ def test_wrong_magic_version_and_kind_are_refused(circuit: str, name: str) -> No
         for value in (0, good[at] ^ 1, 0xFF):
             if value != good[at]:
                 data = good[:at] + bytes([value]) + good[at + 1 :]
-                assert not _outcome(load, data)[0]
+                assert not load_outcome(load, data)[0]
 
 
 def _length_offsets(load: Callable[[Any], Any], good: bytes) -> list[int]:
@@ -260,7 +239,7 @@ def test_lying_length_fields_never_allocate(circuit: str, name: str) -> None:
     for at in offsets:
         for huge in (2**32 - 1, 2**31, 2**20 + 1, 2**20):
             data = good[:at] + struct.pack(">I", huge) + good[at + 4 :]
-            assert not _outcome(LOADERS[circuit][name][0], data)[0]
+            assert not load_outcome(LOADERS[circuit][name][0], data)[0]
 
 
 @st.composite
