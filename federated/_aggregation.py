@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from federated._codecs import IntegerCodec
 from federated.config import Stage
+from federated.errors import InvalidArgument
 
 __all__ = ["StageTimer", "RoundInput", "EncodedContributions", "AggregateResult", "Aggregator"]
 
@@ -61,6 +62,19 @@ class RoundInput:
     dropouts: Mapping[int, Stage]
     threshold: int
     encoded: EncodedContributions | None = None
+
+    def __post_init__(self) -> None:
+        # Every backend sums what it is handed and sizes its ring or packing for the cohort:
+        # an input from outside the cohort would be summed unchecked (and could overflow).
+        members = set(self.cohort)
+        senders = set(self.contributions)
+        if self.encoded is not None:
+            senders |= set(self.encoded.words)
+        outsiders = sorted(senders - members)
+        if outsiders:
+            raise InvalidArgument(
+                f"round {self.round_number}: inputs from clients {outsiders} outside the cohort"
+            )
 
 
 @dataclass(frozen=True, slots=True)

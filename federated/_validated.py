@@ -358,9 +358,8 @@ class ValidatedAggregator:
 
     def aggregate(self, round_input: RoundInput, timer: StageTimer) -> AggregateResult:
         """Prove (clients), verify (leader and helper), add the valid shares, decode."""
-        # Only the cohort's uploads are summed: a report from any other client is dropped.
-        cohort = set(round_input.cohort)
-        senders = tuple(sorted(c for c in round_input.contributions if c in cohort))
+        # Only the cohort's uploads reach here (RoundInput refuses any other client's).
+        senders = tuple(sorted(round_input.contributions))
         if len(senders) < round_input.threshold:
             return AggregateResult(None, (), 0, note="fewer reports than the threshold")
         config = self._config(round_input.round_number)
