@@ -10,13 +10,14 @@ announced under the title, before any number, as well as first among the warning
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from dp.errors import DPError
-from dp.events import DpEvent
+from dp.events import DpEvent, MatrixFactorizationGaussian
 from dp.report._accounting import _checkpoints, _grouped
 from dp.report._plot import plot_png
 
@@ -200,7 +201,44 @@ _AUDIT_NOTE = (
 
 
 def mechanism_rows(report: PrivacyReport) -> list[tuple[str, str]]:
-    return [(str(count), describe_event(event)) for event, count in _grouped(report.ledger)]
+    """(rounds, mechanism) rows; a DP-FTRL run's per-round prefix entries make one row."""
+    return [
+        (str(count), describe_event(event))
+        for event, count in _grouped(_joined_prefixes(report.ledger))
+    ]
+
+
+def _joined_prefixes(ledger: Sequence[tuple[DpEvent, int]]) -> list[tuple[DpEvent, int]]:
+    """Chain consecutive DP-FTRL prefix entries into the prefix they compose to.
+
+    A DP-FTRL run's ledger holds one :class:`~dp.events.MatrixFactorizationGaussian` per
+    round, each the growth of the released prefix from ``prior_sensitivity`` to
+    ``sensitivity`` (they compose in quadrature). For display only: entries that continue
+    one another (same strategy, schema and noise; each prior the previous sensitivity) are
+    shown as one entry from the first prior to the last sensitivity, with the rounds they
+    cover as its count; the report's figures come from the ledger itself.
+    """
+    out: list[tuple[DpEvent, int]] = []
+    chaining = False  # whether out[-1] is a prefix that a next entry may continue
+    for event, count in ledger:
+        # An entry repeated ``count > 1`` times is a chain only if it adds nothing (the
+        # floor case, prior == sensitivity); otherwise it is kept as it is.
+        link = isinstance(event, MatrixFactorizationGaussian) and (
+            count == 1 or event.prior_sensitivity == event.sensitivity
+        )
+        if chaining and link:
+            last, rounds = out[-1]
+            assert isinstance(last, MatrixFactorizationGaussian)
+            assert isinstance(event, MatrixFactorizationGaussian)
+            same_mechanism = dataclasses.replace(
+                event, sensitivity=1.0, prior_sensitivity=0.0
+            ) == dataclasses.replace(last, sensitivity=1.0, prior_sensitivity=0.0)
+            if same_mechanism and event.prior_sensitivity == last.sensitivity:
+                out[-1] = (dataclasses.replace(last, sensitivity=event.sensitivity), rounds + count)
+                continue
+        out.append((event, count))
+        chaining = link
+    return out
 
 
 def curve_rows(report: PrivacyReport) -> list[tuple[str, ...]]:

@@ -144,3 +144,41 @@ def test_zero_increment_is_floored_not_free() -> None:
     event = MatrixFactorizationGaussian(2.0, 3.0, rounds=10, prior_sensitivity=3.0)
     assert event.gaussian_noise_multiplier() == pytest.approx(2.0 / 3e-6)
     assert dp.RdpAccountant(neighbouring="zero_out").compose(event).get_epsilon(1e-5) > 0.0
+
+
+def test_a_reports_prefix_entries_show_as_one_mechanism_row() -> None:
+    from dp.report import PrivacyReport
+    from dp.report._render import mechanism_rows
+
+    # 40 rounds of a DP-FTRL run: one entry per round, each growing the prefix; then a
+    # plateau (increments at the floor, equal entries) and an unrelated Gaussian.
+    sens = [math.sqrt(t) for t in range(41)]
+    common = {"noise_multiplier": 3.0, "rounds": 50, "strategy": "blt"}
+    ledger: list[tuple[dp.DpEvent, int]] = [
+        (
+            MatrixFactorizationGaussian(
+                sensitivity=sens[t], prior_sensitivity=sens[t - 1], **common
+            ),
+            1,
+        )
+        for t in range(1, 41)
+    ]
+    ledger.append(
+        (MatrixFactorizationGaussian(sensitivity=sens[40], prior_sensitivity=sens[40], **common), 3)
+    )
+    ledger.append((dp.Gaussian(5.0), 1))
+    report = PrivacyReport.from_ledger(ledger, delta=1e-6, neighbouring="zero_out", tight=False)
+    rows = mechanism_rows(report)
+    assert [count for count, _ in rows] == ["43", "1"]
+    # sqrt(40) = 6.325: the whole prefix, from nothing to the last round's sensitivity.
+    assert "sensitivity=6.325, prior_sensitivity=0," in rows[0][1]
+    # A different noise level does not continue the chain.
+    other = MatrixFactorizationGaussian(
+        sensitivity=7.0, prior_sensitivity=sens[40], **{**common, "noise_multiplier": 2.0}
+    )
+    rows = mechanism_rows(
+        PrivacyReport.from_ledger(
+            [*ledger[:40], (other, 1)], delta=1e-6, neighbouring="zero_out", tight=False
+        )
+    )
+    assert [count for count, _ in rows] == ["40", "1"]
