@@ -50,6 +50,7 @@ from dp.events import (
     DpEvent,
     Gaussian,
     Laplace,
+    MatrixFactorizationGaussian,
     PoissonSampled,
     SampledWithoutReplacement,
     SelfComposed,
@@ -148,7 +149,8 @@ def to_dp_accounting(event: DpEvent, neighbouring: object = "add_remove") -> Any
 
     Gaussian, Laplace, discrete Laplace, zCDP, Poisson-sampled, sampled-without-replacement,
     self-composed and composed events map to their counterparts (see the module docstring
-    for the parameters). Account the result with a ``dp_accounting`` accountant built for
+    for the parameters); a DP-FTRL ``MatrixFactorizationGaussian`` entry maps to the
+    Gaussian it is accounted as (under zero_out and replace_one only). Account the result with a ``dp_accounting`` accountant built for
     :func:`dp_accounting_relation` ``(neighbouring)``.
 
     Raises:
@@ -184,6 +186,14 @@ def _to_peer(peer: ModuleType, event: DpEvent, relation: Neighbouring) -> Any:
         if not math.isfinite(rho):
             raise InvalidArgument(f"{event!r}: rho under {relation} is too large for a float")
         return peer.dp_event.ZCDpEvent(rho)
+    if isinstance(event, MatrixFactorizationGaussian):
+        # One round of a DP-FTRL prefix ledger is accounted as a Gaussian (quadrature
+        # increment, see the event); the relation's factor is applied by their accountant.
+        if relation == "add_remove":
+            raise UnsupportedEvent(
+                f"{event!r} holds under zero_out or replace_one only, not add_remove"
+            )
+        return peer.dp_event.GaussianDpEvent(event.gaussian_noise_multiplier())
     if isinstance(event, PoissonSampled):
         return peer.dp_event.PoissonSampledDpEvent(
             event.rate, _to_peer(peer, event.event, relation)

@@ -487,3 +487,21 @@ def test_rdp_equals_dp_accounting_rdp_on_their_orders() -> None:
     ours = dp.RdpAccountant(orders=THEIR_ORDERS).compose(event, 1000)
     theirs = dp_accounting_accountant(ours, "rdp").get_epsilon(DELTA)
     assert ours.get_epsilon(DELTA) == pytest.approx(theirs, rel=1e-6)  # 1.71177
+
+
+@pytest.mark.parametrize("relation", ["zero_out", "replace_one"])
+def test_a_dp_ftrl_prefix_entry_converts_to_the_gaussian_it_is_accounted_as(relation: str) -> None:
+    from dp.events import MatrixFactorizationGaussian
+
+    event = MatrixFactorizationGaussian(
+        noise_multiplier=3.0, sensitivity=2.0, prior_sensitivity=1.0, rounds=10, strategy="blt"
+    )
+    theirs = to_dp_accounting(event, relation)
+    # sqrt(2^2 - 1^2) = sqrt(3) of sensitivity growth at noise 3: a Gaussian of z = 3/sqrt(3).
+    assert theirs.noise_multiplier == pytest.approx(3.0 / math.sqrt(3.0), rel=1e-12)
+    peer = da.pld.PLDAccountant(neighboring_relation=dp_accounting_relation(relation))
+    peer.compose(theirs, 5)
+    ours = dp.PldAccountant(neighbouring=relation).compose(event, 5)
+    assert ours.get_epsilon(1e-6) == pytest.approx(peer.get_epsilon(1e-6), rel=1e-6)
+    with pytest.raises(dp.UnsupportedEvent, match="zero_out or replace_one"):
+        to_dp_accounting(event, "add_remove")
