@@ -150,8 +150,9 @@ def to_dp_accounting(event: DpEvent, neighbouring: object = "add_remove") -> Any
     Gaussian, Laplace, discrete Laplace, zCDP, Poisson-sampled, sampled-without-replacement,
     self-composed and composed events map to their counterparts (see the module docstring
     for the parameters); a DP-FTRL ``MatrixFactorizationGaussian`` entry maps to the
-    Gaussian it is accounted as (under zero_out and replace_one only). Account the result with a ``dp_accounting`` accountant built for
-    :func:`dp_accounting_relation` ``(neighbouring)``.
+    Gaussian it is accounted as (under zero_out and replace_one only). Account the result
+    with a ``dp_accounting`` accountant built for :func:`dp_accounting_relation`
+    ``(neighbouring)``.
 
     Raises:
         UnsupportedEvent: ``event`` holds a mechanism dp_accounting has no event for
