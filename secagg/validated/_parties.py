@@ -48,7 +48,7 @@ from secagg.validated._messages import (
     Report,
 )
 from secagg.validated._pine import WraparoundRetry
-from secagg.validated._prio3 import PrepShare, PrepState
+from secagg.validated._prio3 import InputShare, PrepShare, PrepState
 from secagg.validated._seal import HelperKeyPair, seal
 from secagg.validated._state import open_state, seal_state
 from secagg.validated._wire import Reader, Writer
@@ -144,18 +144,35 @@ class Client:
             except WraparoundRetry:  # draft-chen-cfrg-vdaf-pine 4.1.4: retry, fresh randomness
                 if attempt == _WR_ATTEMPTS - 1:
                     raise
-        enc, ciphertext = seal(
-            cfg.helper_public_key, vdaf.encode_input_share(shares[1]), _aad(cfg, nonce)
-        )
-        return Report(
-            cfg.digest,
-            cfg.round_number,
-            nonce,
-            vdaf.encode_public_share(public),
-            vdaf.encode_input_share(shares[0]),
-            enc,
-            ciphertext,
-        )
+        return seal_report(cfg, nonce, public, shares)
+
+
+def seal_report(
+    config: ValidatedConfig,
+    nonce: bytes,
+    public: list[bytes] | None,
+    shares: Sequence[InputShare],
+) -> Report:
+    """The :class:`Report` carrying a sharding's output, the helper's share sealed.
+
+    The leader's share travels in the clear, the helper's is sealed to the helper's key
+    (bound to the configuration and the nonce). Seals whatever shares it is given:
+    :meth:`Client.report` is the checked way in (tests and simulated attackers pass shares
+    a malicious client computed).
+    """
+    vdaf = config.vdaf
+    enc, ciphertext = seal(
+        config.helper_public_key, vdaf.encode_input_share(shares[1]), _aad(config, nonce)
+    )
+    return Report(
+        config.digest,
+        config.round_number,
+        nonce,
+        vdaf.encode_public_share(public),
+        vdaf.encode_input_share(shares[0]),
+        enc,
+        ciphertext,
+    )
 
 
 class _Aggregator:

@@ -47,8 +47,8 @@ from secagg.validated import (
     WrongSession,
 )
 from secagg.validated import _wire as validated_wire
-from secagg.validated._parties import _aad
-from secagg.validated._prio3 import HelperShare, InputShare, LeaderShare
+from secagg.validated._parties import _aad, seal_report
+from secagg.validated._prio3 import HelperShare, LeaderShare
 from secagg.validated._seal import seal
 from tests.secagg._loading import load_outcome
 
@@ -72,26 +72,11 @@ def _round(
     return leader.collect(helper.aggregate_share().to_bytes()), leader, helper
 
 
-def _sealed(config: ValidatedConfig, nonce: bytes, public: Any, shares: list[InputShare]) -> Report:
-    """A report from shares a (possibly malicious) client computed, sealed like an honest one."""
-    vdaf = config.vdaf
-    enc, ct = seal(KEYS.public, vdaf.encode_input_share(shares[1]), _aad(config, nonce))
-    return Report(
-        config.digest,
-        config.round_number,
-        nonce,
-        vdaf.encode_public_share(public),
-        vdaf.encode_input_share(shares[0]),
-        enc,
-        ct,
-    )
-
-
 def _unchecked(config: ValidatedConfig, update: list[int]) -> Report:
     """A client that skipped its checks: honest proofs of a false encoding (``shard_unchecked``)."""
     nonce = os.urandom(16)
     public, shares = config.vdaf.shard_unchecked(update, nonce, os.urandom(config.vdaf.RAND_SIZE))
-    return _sealed(config, nonce, public, shares)
+    return seal_report(config, nonce, public, shares)
 
 
 def _rejected_with(report: Report, config: ValidatedConfig, reasons: set[RejectReason]) -> None:
@@ -386,7 +371,7 @@ def test_swapped_leader_and_helper_shares_are_malformed(circuit: str) -> None:
     vdaf = config.vdaf
     nonce = os.urandom(16)
     public, shares = vdaf.shard(UPDATE, nonce, os.urandom(vdaf.RAND_SIZE))
-    honest = _sealed(config, nonce, public, shares)
+    honest = seal_report(config, nonce, public, shares)
     enc, ct = seal(KEYS.public, vdaf.encode_input_share(shares[0]), _aad(config, nonce))
     swapped = replace(
         honest,
@@ -455,7 +440,7 @@ def _forge(config: ValidatedConfig, **change: Any) -> Report:
         leader = change["leader"](leader)
     if "helper" in change:
         helper = change["helper"](helper)
-    return _sealed(config, nonce, public, [leader, helper])
+    return seal_report(config, nonce, public, [leader, helper])
 
 
 def _bump(config: ValidatedConfig, vec: Any, at: int) -> Any:

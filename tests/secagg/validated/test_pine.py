@@ -31,7 +31,7 @@ from secagg.validated import (
     soundness_bound,
 )
 from secagg.validated._field import PrimeField
-from secagg.validated._parties import _aad
+from secagg.validated._parties import seal_report
 from secagg.validated._pine import (
     Pine,
     PineValid,
@@ -40,7 +40,6 @@ from secagg.validated._pine import (
     wr_dot_products,
 )
 from secagg.validated._prio3 import HelperShare, LeaderShare
-from secagg.validated._seal import seal
 
 from .strategies import signed_updates
 
@@ -61,16 +60,7 @@ def unchecked_report(update: list[int], config: ValidatedConfig = CONFIG) -> Rep
     vdaf = config.vdaf
     nonce = os.urandom(16)
     public, shares = vdaf.shard_unchecked(update, nonce, os.urandom(vdaf.RAND_SIZE))
-    enc, ct = seal(KEYS.public, vdaf.encode_input_share(shares[1]), _aad(config, nonce))
-    return Report(
-        config.digest,
-        config.round_number,
-        nonce,
-        vdaf.encode_public_share(public),
-        vdaf.encode_input_share(shares[0]),
-        enc,
-        ct,
-    )
+    return seal_report(config, nonce, public, shares)
 
 
 def test_pine_is_the_default_circuit() -> None:
